@@ -1,0 +1,1 @@
+"""Ensemble metrics (placeholder until written)."""
