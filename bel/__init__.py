@@ -5,7 +5,8 @@ The computing core: :class:`BatchEnsembleLinear` and its naive twin, the member-
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 
-from bel import metrics, optim
+from bel import data, metrics, optim, train
+from bel.train import fit, mlp, predict
 from bel.convert import batchensemble, naive_ensemble
 from bel.layers import BatchEnsembleLinear, FastWeight, NaiveEnsembleLinear, tile, untile
 from bel.optim import fast_weight_optimizer
@@ -15,6 +16,11 @@ __all__ = [
     "FastWeight",
     "NaiveEnsembleLinear",
     "batchensemble",
+    "data",
+    "fit",
+    "mlp",
+    "predict",
+    "train",
     "fast_weight_optimizer",
     "metrics",
     "naive_ensemble",

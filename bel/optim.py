@@ -69,7 +69,7 @@ def fast_weight_optimizer(
     >>> loss = lambda m: jnp.mean(m(jnp.ones((4, 2))) ** 2)
     >>> _ = opt.update(model, nnx.grad(loss)(model))
     """
-    if not fast_lr_multiplier >= 0:
+    if isinstance(fast_lr_multiplier, (int, float)) and not fast_lr_multiplier >= 0:
         raise ValueError(f"fast_lr_multiplier must be >= 0, got {fast_lr_multiplier!r}")
     return optax.multi_transform(
         {

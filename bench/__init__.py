@@ -1,0 +1,1 @@
+"""Benchmarks for bel: ``make bench`` prints one ``name: value`` line per figure."""
