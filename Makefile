@@ -17,15 +17,19 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
-	$(BIN)/ruff check bel tests bench notebooks
+	$(BIN)/ruff check bel tests bench tools notebooks
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Re-sync every notebook pair (the newer side wins) and re-execute it into its .ipynb.
+notebooks: $(STAMP)
+	$(BIN)/python -m tools.notebooks sync
+
 lint: $(STAMP)
-	$(BIN)/ruff check bel tests bench notebooks
-	$(BIN)/ruff format --check bel tests bench
+	$(BIN)/ruff check bel tests bench tools notebooks
+	$(BIN)/ruff format --check bel tests bench tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

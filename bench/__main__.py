@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["bench.layers"]
+MODULES = ["bench.layers", "bench.notebooks"]
 
 
 def main(argv: list[str]) -> None:
