@@ -1,0 +1,9 @@
+"""Plotting on top of the computing modules (matplotlib only here and in :mod:`bel.widgets`).
+
+``bel.plots.weights`` draws the factors and effective weights of a BatchEnsemble layer;
+``bel.plots.predictions`` draws members' predictions (decision maps, regression bands) and the
+comparison figures. Import this package explicitly: ``import bel.plots``.
+"""
+
+from bel.plots.predictions import *  # noqa: F403
+from bel.plots.weights import *  # noqa: F403

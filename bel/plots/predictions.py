@@ -1,0 +1,3 @@
+"""Plots of predictions (being written)."""
+
+__all__: list[str] = []

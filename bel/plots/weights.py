@@ -1,0 +1,3 @@
+"""Plots of weights (being written)."""
+
+__all__: list[str] = []
