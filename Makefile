@@ -31,5 +31,25 @@ lint: $(STAMP)
 	$(BIN)/ruff check bel tests bench tools notebooks
 	$(BIN)/ruff format --check bel tests bench tools
 
+# Binder links for this repository. README.md keeps OWNER/REPO in its links; this prints the real
+# ones, from `git remote get-url origin`, for every notebooks/*.ipynb.
+BINDER := https://mybinder.org/v2/gh
+binder-link:
+	@url=$$(git remote get-url origin 2>/dev/null || true); \
+	slug=$$(printf '%s\n' "$$url" \
+	  | sed -nE 's|^([a-z+]+://)?([^@/]+@)?github\.com[:/]([^/]+/[^/]+)/?$$|\3|p' \
+	  | sed -E 's|\.git$$||'); \
+	if [ -z "$$slug" ]; then \
+	  echo "binder-link: no GitHub remote ('git remote get-url origin' gives '$${url:-nothing}')." >&2; \
+	  echo "Binder needs a public GitHub repository; links follow" >&2; \
+	  echo "  $(BINDER)/OWNER/REPO/HEAD?labpath=notebooks/NAME.ipynb" >&2; \
+	  exit 1; \
+	fi; \
+	echo "Binder links for $$slug (README.md: replace OWNER/REPO with $$slug):"; \
+	found=; for nb in notebooks/*.ipynb; do \
+	  [ -e "$$nb" ] || continue; found=1; echo "  $(BINDER)/$$slug/HEAD?labpath=$$nb"; \
+	done; \
+	[ -n "$$found" ] || echo "  (no notebooks/*.ipynb yet) $(BINDER)/$$slug/HEAD"
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
