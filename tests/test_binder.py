@@ -30,7 +30,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment the tests run in (.venv/bin)
-VIEWERS = dict.fromkeys(["python", "markdown", "myst"], "Jupytext Notebook")
+VIEWERS = {"python": "Jupytext Notebook"}
 DOCMANAGER = "@jupyterlab/docmanager-extension:plugin"
 SETTINGS_FILE = Path(".jupyter", "labconfig", "default_setting_overrides.json")
 NOTEBOOKS = [
