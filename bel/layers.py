@@ -219,8 +219,12 @@ class BatchEnsembleLinear(nnx.Linear):
         s = self.s[...].astype(kernel.dtype)
 
         E, shape = self.num_members, inputs.shape
-        # x ∘ r: view the rows as [E, rows-per-member, in] so r_k broadcasts over its block.
-        x = (inputs.reshape(E, -1, self.in_features) * r[:, None, :]).reshape(shape)
+        # View the rows as [E, rows-per-member, ..., features] so that r_k, s_k and bias_k broadcast
+        # over member k's block. Only the row axis is split: a batch sharded along its rows (see
+        # bel.sharding) then keeps its sharding on the member axis, with no resharding.
+        blocks = (E, shape[0] // E) + shape[1:-1]
+        per_member = (slice(None),) + (None,) * (len(shape) - 1)  # [E, f] -> [E, 1, ..., 1, f]
+        x = (inputs.reshape(blocks + (self.in_features,)) * r[per_member]).reshape(shape)
         kwargs: dict[str, Any] = {"out_sharding": out_sharding}
         if self.preferred_element_type is not None:
             kwargs["preferred_element_type"] = self.preferred_element_type
@@ -228,9 +232,9 @@ class BatchEnsembleLinear(nnx.Linear):
             x, kernel, (((x.ndim - 1,), (0,)), ((), ())), precision=self.precision, **kwargs
         )
         # ∘ s (+ bias), blockwise again.
-        y = y.reshape(E, -1, self.out_features) * s[:, None, :]
+        y = y.reshape(blocks + (self.out_features,)) * s[per_member]
         if bias is not None:
-            y = y + bias[:, None, :]
+            y = y + bias[per_member]
         return y.reshape(shape[:-1] + (self.out_features,))
 
 
