@@ -1,0 +1,332 @@
+"""Lifelong learning with BatchEnsemble: one shared ``W``, one new member per task.
+
+The paper's second half (Wen, Tran & Ba, ICLR 2020, section 4.1): train the whole network on the
+first task, then keep every shared kernel ``W`` fixed and learn each new task as a new *member*,
+i.e. only a new ``r``, ``s`` (and bias) per layer. A task then costs ``in + out (+ out)`` parameters
+per layer, and nothing learned before can be forgotten: earlier members' rows are never written.
+
+The recipe, one task at a time::
+
+    add_member(model, rngs)            # every BatchEnsembleLinear gets row E: new r, s, bias
+    new = member(model, E)             # a one-member copy of that row; W in it is frozen
+    bel.fit(new, x, y)                 # trains exactly the new r, s and bias
+    set_member(model, E, new)          # writes them back into row E, and nothing else
+
+Freezing is by type: in the one-member model every shared weight is a :class:`FrozenWeight`, which
+is not an ``nnx.Param``, so ``bel.fit`` (or any optimiser built with ``wrt=nnx.Param``) never sees
+it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from bel.data import rotate, two_moons
+from bel.layers import BatchEnsembleLinear, FastWeight, _as_rngs, _draw_factor
+from bel.metrics import accuracy
+from bel.train import predict
+
+__all__ = [
+    "FrozenWeight",
+    "num_members",
+    "add_member",
+    "member",
+    "set_member",
+    "parameter_cost",
+    "rotated_tasks",
+    "task_accuracies",
+]
+
+M = TypeVar("M", bound=nnx.Module)
+
+BIAS_INITS = ("mean", "zeros")
+
+
+class FrozenWeight(nnx.Variable):
+    """A weight that a model reads but no optimiser trains: deliberately *not* an ``nnx.Param``.
+
+    :func:`member` turns every shared weight of its one-member model into a ``FrozenWeight``, so
+    ``nnx.state(model, nnx.Param)`` (what ``bel.fit`` and ``nnx.Optimizer(..., wrt=nnx.Param)``
+    train) holds exactly the member's ``r``, ``s`` and bias.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> import bel.lifelong
+    >>> w = bel.lifelong.FrozenWeight(jnp.ones((2, 3)))
+    >>> isinstance(w, nnx.Param), w.shape
+    (False, (2, 3))
+    """
+
+
+def _layers(model: Any) -> list[BatchEnsembleLinear]:
+    if not isinstance(model, nnx.Module):
+        raise ValueError(f"expected an nnx.Module, got {type(model).__name__}")
+    return [m for _, m in nnx.iter_modules(model) if isinstance(m, BatchEnsembleLinear)]
+
+
+def _ensemble_layers(model: Any, name: str) -> list[BatchEnsembleLinear]:
+    layers = _layers(model)
+    if not layers:
+        raise ValueError(
+            f"{name} expects a model with at least one BatchEnsembleLinear, got a "
+            f"{type(model).__name__} with none (convert it with bel.batchensemble first)"
+        )
+    sizes = sorted({layer.num_members for layer in layers})
+    if len(sizes) > 1:
+        raise ValueError(
+            f"{name} expects every BatchEnsembleLinear to have the same num_members, got {sizes}"
+        )
+    return layers
+
+
+def num_members(model: nnx.Module) -> int:
+    """The number of members ``E`` of a model's BatchEnsemble layers (all must agree).
+
+    >>> import bel, bel.lifelong
+    >>> bel.lifelong.num_members(bel.batchensemble(bel.mlp(2, 2, rngs=0), 3, rngs=1))
+    3
+    """
+    return _ensemble_layers(model, "num_members")[0].num_members
+
+
+def _check_member_index(model: nnx.Module, k: Any, name: str) -> int:
+    E = num_members(model)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < E:
+        raise ValueError(f"{name} expects a member index k in [0, {E}), got {k!r}")
+    return int(k)
+
+
+def add_member(
+    model: M,
+    rngs: nnx.Rngs | int,
+    *,
+    init: str | None = None,
+    r_mean: float = 1.0,
+    r_std: float = 0.5,
+    s_mean: float = 1.0,
+    s_std: float = 0.5,
+    bias: str = "mean",
+) -> M:
+    """Append one member to every :class:`~bel.BatchEnsembleLinear` in ``model``, in place.
+
+    Each layer's ``r`` and ``s`` gain a row drawn like the layer's own (``init`` defaults to the
+    layer's ``init``; a layer does not remember its Gaussian's mean and std, so pass them if you
+    built it with others than the defaults N(1, 0.5²)). All layers draw from the one ``rngs``
+    stream, in tree order. The new bias row is the ``"mean"`` of the existing members' rows (the
+    point the shared ``W`` was trained around; with one member, a copy of its bias) or
+    ``"zeros"``. Existing rows and the kernels are left bit-identical. Returns ``model``.
+
+    >>> import jax.numpy as jnp
+    >>> import bel, bel.lifelong
+    >>> model = bel.batchensemble(bel.mlp(2, 2, hidden=(8,), rngs=0), 1, rngs=1)
+    >>> r0 = model.layers[0].r[...]
+    >>> _ = bel.lifelong.add_member(model, rngs=2)
+    >>> model.layers[0].r.shape, model.layers[0].bias.shape, bel.lifelong.num_members(model)
+    ((2, 2), (2, 8), 2)
+    >>> bool(jnp.array_equal(model.layers[0].r[:1], r0))
+    True
+    """
+    layers = _ensemble_layers(model, "add_member")
+    if bias not in BIAS_INITS:
+        raise ValueError(f"bias must be one of {BIAS_INITS}, got {bias!r}")
+    if init is not None and init not in ("normal", "random_sign"):
+        raise ValueError(f"init must be None, 'normal' or 'random_sign', got {init!r}")
+    for name, std in (("r_std", r_std), ("s_std", s_std)):
+        if not std >= 0:
+            raise ValueError(f"{name} must be >= 0, got {std!r}")
+    stream = _as_rngs(rngs)
+    for layer in layers:
+        how, dtype = init or layer.init, layer.param_dtype
+        r = _draw_factor(stream.params(), (1, layer.in_features), how, r_mean, r_std, dtype)
+        s = _draw_factor(stream.params(), (1, layer.out_features), how, s_mean, s_std, dtype)
+        layer.r.set_value(jnp.concatenate([layer.r[...], r]))
+        layer.s.set_value(jnp.concatenate([layer.s[...], s]))
+        if layer.bias is not None:
+            old = layer.bias[...]
+            row = old.mean(0, keepdims=True) if bias == "mean" else jnp.zeros_like(old[:1])
+            layer.bias.set_value(jnp.concatenate([old, row.astype(old.dtype)]))
+        layer.num_members += 1
+    return model
+
+
+def _freeze_shared(view: nnx.Module, keep: set[int]) -> None:
+    """Turn every ``nnx.Param`` of ``view`` whose id is not in ``keep`` into a FrozenWeight."""
+    for _, module in nnx.iter_modules(view):
+        for name, value in list(vars(module).items()):
+            if isinstance(value, nnx.Param) and id(value) not in keep:
+                setattr(module, name, FrozenWeight(value[...]))
+
+
+def member(model: nnx.Module, k: int) -> nnx.Module:
+    """Member ``k`` of ``model`` as a one-member model whose only parameters are its own.
+
+    A copy of ``model`` in which every BatchEnsembleLinear keeps only row ``k`` of ``r``, ``s``
+    and bias (``num_members = 1``), and every other parameter (the shared kernels ``W``, and
+    anything outside the ensemble layers) becomes a :class:`FrozenWeight`. Its output on ``x``
+    equals member ``k``'s output in ``model``; training it with ``bel.fit`` (``wrt=nnx.Param``)
+    changes only its ``r``, ``s`` and bias; :func:`set_member` writes them back. ``model`` itself
+    is never modified. The copy shares no mutable state with ``model`` (JAX arrays are immutable,
+    so no memory is duplicated until a row is trained).
+
+    >>> import jax, jax.numpy as jnp
+    >>> from flax import nnx
+    >>> import bel, bel.lifelong
+    >>> model = bel.batchensemble(bel.mlp(2, 2, hidden=(8,), rngs=0), 3, rngs=1)
+    >>> one = bel.lifelong.member(model, 2)
+    >>> sorted({type(v).__name__ for v in jax.tree.leaves(nnx.state(one), is_leaf=lambda v:
+    ...     isinstance(v, nnx.Variable))})
+    ['FastWeight', 'FrozenWeight', 'Param']
+    >>> x = jnp.ones((5, 2))
+    >>> bool(jnp.allclose(bel.predict(one, x)[0], bel.predict(model, x, num_members=3)[2]))
+    True
+    """
+    k = _check_member_index(model, k, "member")
+    view = nnx.clone(model)
+    keep: set[int] = set()
+    for layer in _layers(view):
+        layer.r = FastWeight(layer.r[k : k + 1])
+        layer.s = FastWeight(layer.s[k : k + 1])
+        keep |= {id(layer.r), id(layer.s)}
+        if layer.bias is not None:
+            layer.bias = nnx.Param(layer.bias[k : k + 1])
+            keep.add(id(layer.bias))
+        layer.num_members = 1
+    _freeze_shared(view, keep)
+    return view
+
+
+def set_member(model: M, k: int, one: nnx.Module) -> M:
+    """Write a one-member model's ``r``, ``s`` and bias into row ``k`` of ``model``, in place.
+
+    ``one`` comes from :func:`member` (usually after training it). Only row ``k`` of each
+    BatchEnsembleLinear's ``r``, ``s`` and bias is written; every other row and every kernel stay
+    bit-identical. Raises ValueError when ``one`` does not fit ``model`` (other layers or sizes,
+    more than one member) or was trained against a different shared ``W``. Returns ``model``.
+
+    >>> import jax.numpy as jnp
+    >>> import bel, bel.lifelong
+    >>> model = bel.batchensemble(bel.mlp(2, 2, hidden=(8,), rngs=0), 2, rngs=1)
+    >>> one = bel.lifelong.member(model, 1)
+    >>> one.layers[0].r[...] = jnp.zeros((1, 2))
+    >>> _ = bel.lifelong.set_member(model, 1, one)
+    >>> model.layers[0].r[1].tolist()
+    [0.0, 0.0]
+    """
+    k = _check_member_index(model, k, "set_member")
+    targets, sources = _layers(model), _layers(one)
+    if len(targets) != len(sources):
+        raise ValueError(
+            f"set_member expects a one-member model with the same {len(targets)} "
+            f"BatchEnsembleLinear layers as model, got {len(sources)}"
+        )
+    for i, (t, s) in enumerate(zip(targets, sources, strict=True)):
+        if s.num_members != 1 or s.r.shape[1:] != t.r.shape[1:] or s.s.shape[1:] != t.s.shape[1:]:
+            raise ValueError(
+                f"set_member expects layer {i} of one to be a one-member copy of a "
+                f"{t.in_features}->{t.out_features} layer, got {s.num_members} member(s), "
+                f"{s.in_features}->{s.out_features}"
+            )
+        if not jnp.array_equal(s.kernel[...], t.kernel[...]):
+            raise ValueError(
+                f"set_member expects one to share model's kernels bit for bit, but layer {i}'s "
+                "kernel differs (was it trained with W unfrozen, or taken from another model?)"
+            )
+    for t, s in zip(targets, sources, strict=True):
+        t.r.set_value(t.r[...].at[k].set(s.r[0]))
+        t.s.set_value(t.s[...].at[k].set(s.s[0]))
+        if t.bias is not None and s.bias is not None:
+            t.bias.set_value(t.bias[...].at[k].set(s.bias[0]))
+    return model
+
+
+def _count(state: Any) -> int:
+    return int(sum(np.size(leaf) for leaf in jax.tree.leaves(state)))
+
+
+def parameter_cost(model: nnx.Module) -> dict[str, int]:
+    """Parameters shared by all tasks and parameters one more task adds, counted from the state.
+
+    ``"shared"`` counts the frozen weights of a one-member model (:func:`member`): the kernels
+    ``W``, ``in·out`` per layer. ``"per_task"`` counts its trainable parameters: ``in + out``
+    (+ ``out`` for the bias) per BatchEnsemble layer, summed over layers.
+
+    >>> import bel, bel.lifelong
+    >>> model = bel.batchensemble(bel.mlp(2, 3, hidden=(8,), rngs=0), 1, rngs=1)
+    >>> bel.lifelong.parameter_cost(model)   # shared 2·8 + 8·3; per task (2+8+8) + (8+3+3)
+    {'shared': 40, 'per_task': 32}
+    """
+    one = member(model, 0)
+    return {
+        "shared": _count(nnx.state(one, FrozenWeight)),
+        "per_task": _count(nnx.state(one, nnx.Param)),
+    }
+
+
+def rotated_tasks(
+    angles: Sequence[float], n: int = 256, *, noise: float = 0.15, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One two-moons task per angle: the same ``n`` points and labels, rotated by ``angle``°.
+
+    Task ``t`` is ``(rotate(x, angles[t]), y)`` with ``x, y = bel.data.two_moons(n, noise=noise,
+    seed=seed)``; the rotation is about the origin, where the moons are centred. Use another
+    ``seed`` for a held-out test set of the same tasks.
+
+    >>> import bel.lifelong
+    >>> tasks = bel.lifelong.rotated_tasks([0, 90], n=4)
+    >>> [(x.shape, y.tolist()) for x, y in tasks]
+    [((4, 2), [0, 1, 0, 1]), ((4, 2), [0, 1, 0, 1])]
+    """
+    angles = list(angles)
+    if not angles:
+        raise ValueError("rotated_tasks expects at least one angle, got none")
+    x, y = two_moons(n, noise=noise, seed=seed)
+    return [(rotate(x, float(a)), y) for a in angles]
+
+
+def task_accuracies(
+    model: nnx.Module,
+    tasks: Sequence[tuple[Any, Any]],
+    members: Sequence[int | None] | None = None,
+) -> np.ndarray:
+    """Accuracy on every task, task ``j`` answered by member ``members[j]``: a ``[T]`` array.
+
+    By default task ``j`` uses member ``j``, and tasks without a member yet (``j >= E``) get NaN.
+    ``members[j] = None`` also gives NaN. A model without BatchEnsemble layers (one ordinary
+    network) answers every task itself and ignores ``members``. ``tasks`` is a list of
+    ``(x [N, features], labels [N])`` pairs.
+
+    >>> import bel, bel.lifelong
+    >>> tasks = bel.lifelong.rotated_tasks([0, 90, 180], n=32)
+    >>> model = bel.batchensemble(bel.mlp(2, 2, hidden=(8,), rngs=0), 2, rngs=1)
+    >>> acc = bel.lifelong.task_accuracies(model, tasks)
+    >>> acc.shape, bool(np.isnan(acc[2]))
+    ((3,), True)
+    >>> bel.lifelong.task_accuracies(model, tasks, members=[0, 0, 0]).shape
+    (3,)
+    """
+    tasks = list(tasks)
+    if not tasks or not all(isinstance(t, (tuple, list)) and len(t) == 2 for t in tasks):
+        raise ValueError("task_accuracies expects a non-empty list of (x, labels) pairs")
+    if not _layers(model):
+        return np.array([float(accuracy(predict(model, x)[0], y)) for x, y in tasks])
+    E = num_members(model)
+    if members is None:
+        members = [j if j < E else None for j in range(len(tasks))]
+    members = list(members)
+    if len(members) != len(tasks):
+        raise ValueError(
+            f"task_accuracies expects one member per task ({len(tasks)}), got {len(members)}"
+        )
+    views = {k: member(model, k) for k in set(members) if k is not None}
+    return np.array(
+        [
+            np.nan if k is None else float(accuracy(predict(views[k], x)[0], y))
+            for k, (x, y) in zip(members, tasks, strict=True)
+        ]
+    )

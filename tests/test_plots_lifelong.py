@@ -1,0 +1,48 @@
+"""bel.plots.lifelong: the figures draw what they are given and refuse what they cannot draw."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import bel
+import bel.lifelong as lifelong
+import bel.plots.lifelong as lp
+
+
+def test_accuracy_matrix_annotates_finite_cells_and_masks_nan():
+    acc = np.array([[0.9, np.nan, np.nan], [0.8, 0.7, np.nan], [0.1, 0.6, 1.0]])
+    ax = lp.accuracy_matrix(acc, task_labels=["a", "b", "c"])
+    assert [t.get_text() for t in ax.texts] == ["0.90", "0.80", "0.70", "0.10", "0.60", "1.00"]
+    image = ax.images[0].get_array()
+    assert image.mask[0, 1] and not image.mask[1, 0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    plt.close("all")
+
+
+def test_accuracy_matrix_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"2-D \[time, task\] array, got shape \(3,\)"):
+        lp.accuracy_matrix(np.zeros(3))
+    with pytest.raises(ValueError, match=r"one label per task \(2\), got 1"):
+        lp.accuracy_matrix(np.zeros((2, 2)), task_labels=["a"])
+
+
+def test_task_maps_one_panel_per_task_and_row():
+    tasks = lifelong.rotated_tasks([0, 90, 180], n=16)
+    model = bel.batchensemble(bel.mlp(2, 2, hidden=(4,), rngs=0), 3, rngs=1)
+    members = [lifelong.member(model, k) for k in range(3)]
+    fig = lp.task_maps(tasks, {"members": members, "one": members[0]}, resolution=8)
+    assert len(fig.axes) == 6
+    assert len(lp.task_maps(tasks, titles=["a", "b", "c"]).axes) == 3
+    with pytest.raises(ValueError, match="one-member models"):
+        lp.task_maps(tasks, {"all": model}, resolution=8)
+    with pytest.raises(ValueError, match=r"one model per task \(3\), got 1"):
+        lp.task_maps(tasks, {"short": members[:1]})
+    with pytest.raises(ValueError, match="at least one"):
+        lp.task_maps([])
+    plt.close("all")
