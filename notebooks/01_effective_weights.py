@@ -107,9 +107,9 @@ fig.colorbar(axes[4].images[0], ax=axes[4], shrink=0.8, label="W, W ∘ (r₀s�
 
 # %% [markdown]
 # Notice that `r_0 s_0ᵀ` is all positive here (both vectors are drawn around 1), so member 0's
-# weight keeps every sign of `W`; what changes is the strength: a row where `r_0` is pale is
-# faded across its whole width in `W ∘ (r_0 s_0ᵀ)`, and a column where `s_0` is pale is faded
-# down its whole height.
+# weight keeps every sign of `W`; what changes is the strength: a row where `r_0` is pale (near
+# 0) is faded across its whole width in `W ∘ (r_0 s_0ᵀ)`, a row where `r_0` is dark is
+# strengthened, and each column is weakened or strengthened likewise by its entry of `s_0`.
 
 # %% [markdown]
 # ### Several members side by side
@@ -184,8 +184,8 @@ print("jnp.repeat:", jnp.repeat(example, E).tolist())
 wrong = bel.untile(layer(jnp.repeat(x, E, axis=0)), E)
 print(f"max |repeat - explicit| = {float(jnp.abs(wrong - explicit).max()):.2f}")
 for k in range(E):
-    right = jnp.all(jnp.isclose(wrong[k], explicit[k], atol=1e-5), axis=-1)
-    print(f"member {k}: {int(right.sum())} of {B} outputs are about the right example")
+    correct = jnp.all(jnp.isclose(wrong[k], explicit[k], atol=1e-5), axis=-1)
+    print(f"member {k}: {int(correct.sum())} of {B} outputs are about the right example")
 
 # %% [markdown]
 # The picture explains it. Each cell is one row of the stacked batch, placed where the layer puts
@@ -212,8 +212,8 @@ fig = plot_member_layout(jnp.repeat(example, E), E, ax=right, title="jnp.repeat(
 # How different are the members' effective weights before any training? That depends only on how
 # `r` and `s` are drawn. Here are five choices, all on the same `W`:
 #
-# - `"normal"` with std 0: every `r_i = s_i = 1`, so every member *is* `W`; identical members
-#   (diversity can then only come from training noise, and often never does);
+# - `"normal"` with std 0: every `r_i = s_i = 1`, so every member *is* `W`: identical members
+#   (any diversity must then come from training alone, and often none appears);
 # - `"normal"` with std 0.1, 0.5 (the common default) and 1: `r, s ~ N(1, std²)`;
 # - `"random_sign"`: every entry of `r` and `s` is `±1` (the paper, Appendix B).
 #
@@ -257,11 +257,12 @@ fig.colorbar(axes[0, 0].images[0], ax=axes, shrink=0.4, label="effective weight"
 # its size `|W[a, b]|` (the same pattern of intensity in each member) and only the signs flip,
 # by row and by column.
 #
-# For a large layer the cosine has a simple prediction. With `r` and `s` independent of `W` and
-# drawn from `N(1, σ²)`, two different members' entries share `W[a, b]²` on average, while each
-# member's squared norm is inflated by `E[r²] E[s²] = (1 + σ²)²`, so the mean cosine is about
-# `1 / (1 + σ²)²`. Random signs are uncorrelated between members: about 0. The small 6 × 4 layer
-# above is noisy; a 256 × 256 layer follows the prediction closely:
+# For a large layer the cosine has a simple prediction. Draw `r` and `s` from `N(1, σ²)`. The
+# inner product of two different members' effective weights, `Σ W[a, b]² r_i[a] r_j[a] s_i[b]
+# s_j[b]`, averages `Σ W[a, b]²` (independent factors of mean 1), while each member's squared
+# norm averages `(1 + σ²)² Σ W[a, b]²` (the mean of `r²` and of `s²` is `1 + σ²`). So the mean
+# cosine is about `1 / (1 + σ²)²`. Random signs are independent between members: about 0. The
+# small 6 × 4 layer above is noisy; a 256 × 256 layer follows the prediction closely:
 
 # %%
 wide = nnx.Linear(256, 256, rngs=nnx.Rngs(0))
