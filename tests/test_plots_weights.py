@@ -96,9 +96,9 @@ def test_heatmap_rejects_what_is_not_an_axes():
     ("n_in", "n_out", "members", "chosen", "rows", "options"),
     [
         (5, 3, 4, None, [0, 1, 2], {}),  # default: the first three members
-        (4, 2, 2, None, [0, 1], {}),  # ... or all of them when there are fewer
+        (5, 3, 2, None, [0, 1], {}),  # ... or all of them when there are fewer
         (2, 7, 5, [4, 1], [4, 1], {"init": "random_sign"}),
-        (6, 6, 3, 2, [2], {"r_std": 2.0, "s_std": 0.1}),
+        (5, 3, 4, 2, [2], {"r_std": 2.0, "s_std": 0.1}),
     ],
 )
 def test_plot_factors_draws_every_factor_of_every_member(
@@ -120,8 +120,8 @@ def test_plot_factors_draws_every_factor_of_every_member(
 
 
 def test_plot_factors_shares_one_symmetric_scale_per_column():
-    be = layer(4, 3, 5, seed=3)
-    fig = plot_factors(be, members=[0, 3, 4])
+    be = layer(5, 3, 4, seed=3)
+    fig = plot_factors(be, members=[0, 3, 2])
     axes = np.array(fig.axes[:15]).reshape(3, 5)
     for c in range(5):
         limits = {clim(ax) for ax in axes[:, c]}
@@ -136,7 +136,7 @@ def test_plot_factors_shares_one_symmetric_scale_per_column():
 
 
 def test_plot_factors_of_identical_members_draws_identical_panels():
-    be = layer(3, 3, 3, r_std=0.0, s_std=0.0)
+    be = layer(5, 3, 4, r_std=0.0, s_std=0.0)
     axes = np.array(plot_factors(be).axes[:15]).reshape(3, 5)
     for c in range(5):
         np.testing.assert_array_equal(data(axes[0, c]), data(axes[2, c]))
@@ -175,16 +175,16 @@ def test_plot_factors_rejects_other_layers(not_a_layer):
 
 
 def test_plot_effective_weights_draws_each_member_on_one_shared_scale():
-    be = layer(6, 4, 5, seed=2, r_std=1.0)
+    be = layer(5, 3, 4, seed=2, r_std=1.0)
     weights = be.effective_weights()
     fig = plot_effective_weights(weights)
-    members = fig.axes[:5]
+    members = fig.axes[:4]
     for i, ax in enumerate(members):
         np.testing.assert_allclose(data(ax), np.asarray(weights[i]), rtol=1e-6)
         assert ax.get_title() == f"member {i}"
     limit = float(np.abs(np.asarray(weights)).max())
     assert {clim(ax) for ax in members} == {(-limit, limit)}
-    assert len(fig.axes) == 6  # five members and one colour bar
+    assert len(fig.axes) == 5  # four members and one colour bar
 
 
 def test_plot_effective_weights_draws_rows_into_given_axes_with_a_common_vmax():
