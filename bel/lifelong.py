@@ -19,6 +19,7 @@ it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -246,26 +247,35 @@ def set_member(model: M, k: int, one: nnx.Module) -> M:
 
 
 def _count(state: Any) -> int:
-    return int(sum(np.size(leaf) for leaf in jax.tree.leaves(state)))
+    return int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state)))
 
 
 def parameter_cost(model: nnx.Module) -> dict[str, int]:
     """Parameters shared by all tasks and parameters one more task adds, counted from the state.
 
-    ``"shared"`` counts the frozen weights of a one-member model (:func:`member`): the kernels
-    ``W``, ``in·out`` per layer. ``"per_task"`` counts its trainable parameters: ``in + out``
-    (+ ``out`` for the bias) per BatchEnsemble layer, summed over layers.
+    ``"per_task"`` is one member's share of the BatchEnsemble layers' ``r``, ``s`` and bias:
+    ``in + out`` (+ ``out`` for the bias) per layer, summed over layers. ``"shared"`` is every
+    other parameter (the kernels ``W``, ``in·out`` per layer, and anything outside the ensemble
+    layers): what :func:`member` freezes. Only shapes are read, so an abstract model from
+    ``nnx.eval_shape`` works too (instant, nothing drawn).
 
+    >>> from flax import nnx
     >>> import bel, bel.lifelong
     >>> model = bel.batchensemble(bel.mlp(2, 3, hidden=(8,), rngs=0), 1, rngs=1)
     >>> bel.lifelong.parameter_cost(model)   # shared 2·8 + 8·3; per task (2+8+8) + (8+3+3)
     {'shared': 40, 'per_task': 32}
+    >>> shapes_only = nnx.eval_shape(lambda: bel.batchensemble(bel.mlp(2, 3, rngs=0), 4, rngs=1))
+    >>> bel.lifelong.parameter_cost(shapes_only)["per_task"]
+    392
     """
-    one = member(model, 0)
-    return {
-        "shared": _count(nnx.state(one, FrozenWeight)),
-        "per_task": _count(nnx.state(one, nnx.Param)),
-    }
+    layers = _ensemble_layers(model, "parameter_cost")
+    E = layers[0].num_members
+    members = 0
+    for layer in layers:
+        rows = [layer.r, layer.s] + ([layer.bias] if layer.bias is not None else [])
+        members += sum(math.prod(v.shape) for v in rows)
+    total = _count(nnx.state(model, nnx.Param))
+    return {"shared": total - members, "per_task": members // E}
 
 
 def rotated_tasks(
