@@ -544,7 +544,7 @@ class DiversityExplorer:
             options=_VIEWS, value="init", description="show",
             style={"description_width": "72px", "button_width": "120px"},
         )  # fmt: skip
-        self.controls = c
+        self.controls = {name: c[name] for name in CONTROLS}
 
     def _layout(self) -> widgets.Widget:
         c = self.controls
