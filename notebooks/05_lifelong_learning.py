@@ -75,7 +75,7 @@ fig = lifelong_plots.task_maps(test_tasks, titles=NAMES)
 
 # %%
 model = bel.batchensemble(bel.mlp(2, 2, hidden=(64, 64), rngs=0), 1, rngs=1, init="random_sign")
-losses = bel.fit(model, *train_tasks[0], steps=STEPS, learning_rate=LEARNING_RATE)
+bel.fit(model, *train_tasks[0], steps=STEPS, learning_rate=LEARNING_RATE)
 task0_model = nnx.clone(model)  # kept for the fine-tuning baseline below
 print(f"task 0 test accuracy: {lifelong.task_accuracies(model, test_tasks[:1])[0]:.3f}")
 
@@ -95,6 +95,7 @@ print(f"task 0 test accuracy: {lifelong.task_accuracies(model, test_tasks[:1])[0
 
 # %%
 def count(state):
+    """How many numbers the arrays of an nnx state hold."""
     return sum(leaf.size for leaf in jax.tree.leaves(state))
 
 
@@ -273,8 +274,10 @@ print(f"                {tasks_seen[-1] * separate} parameters (separate network
 # %% [markdown]
 # ## Exercises
 #
-# Solutions are in `notebooks/solutions/`: paste `%load solutions/05_cost.py` (or
-# `05_new_task.py`, `05_forgetting.py`) into an empty cell and run it to see one.
+# Each exercise cell runs as it is and its check says "not yet" until you fill it in; then the
+# check says "correct" or explains what is off. The solutions are in `notebooks/solutions/`: to
+# see one, type `%load solutions/05_ex1_cost.py` (or `05_ex2_new_task.py`,
+# `05_ex3_forgetting.py`) into an empty cell and run it.
 #
 # **Exercise 1 — the cost of a task by hand.** A lifelong BatchEnsemble network
 # `3 → 32 → 32 → 4` with biases: how many parameters does one more task add? Write the formula as

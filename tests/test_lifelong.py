@@ -31,7 +31,7 @@ def assert_bit_identical(a, b):
         assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), key
 
 
-sizes_st = st.lists(st.integers(1, 6), min_size=2, max_size=4)
+sizes_st = st.lists(st.integers(1, 5), min_size=2, max_size=3)
 
 
 # --------------------------------------------------------------------------------------------------
