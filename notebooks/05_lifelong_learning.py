@@ -252,14 +252,15 @@ ax.axhline(separate, color="grey", ls="--", label="one fine-tuned network (forge
 ax.set(xlabel="number of tasks", ylabel="parameters", xticks=[1, 5, 10, 15, 20])
 ax.legend(fontsize=8)
 fig.tight_layout()
-print(f"after {tasks_seen[-1]} tasks: {lifelong_total[-1]} parameters (lifelong)")
-print(f"                {tasks_seen[-1] * separate} parameters (separate networks)")
+print("tasks   lifelong   separate networks")
+for n in (1, 5, 20):
+    print(f"{n:5d} {lifelong_total[n - 1]:10d} {n * separate:19d}")
 
 # %% [markdown]
 # Separate networks grow by a whole network per task; the lifelong model by a sliver, so its line
 # is almost flat. With a single task it is even slightly larger than one plain network (it carries
-# `r` and `s` on top of `W`), but a few tasks later it is a fraction of the separate networks (the
-# counts after 20 tasks are printed above the figure).
+# `r` and `s` on top of `W`), but a few tasks later it is a fraction of the separate networks (see
+# the counts printed above the figure).
 
 # %% [markdown]
 # ## What this does not give you
