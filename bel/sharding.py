@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import jax
@@ -28,9 +29,19 @@ from jax.sharding import PartitionSpec as P
 
 from bel.layers import BatchEnsembleLinear, NaiveEnsembleLinear
 
-__all__ = ["MEMBER_AXIS_PARAMS", "shard_members", "shard_batch", "device_bytes"]
+__all__ = [
+    "MEMBER_AXIS_PARAMS",
+    "COLLECTIVES",
+    "shard_members",
+    "shard_batch",
+    "device_bytes",
+    "collectives",
+]
 
 M = TypeVar("M")
+
+# XLA's cross-device operations, as they are spelled in a compiled program's text.
+COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
 
 # The attributes of each ensemble layer whose leading axis is the member axis.
 MEMBER_AXIS_PARAMS: dict[type, tuple[str, ...]] = {
@@ -60,12 +71,10 @@ def _is_array(value: Any) -> bool:
 
 
 def _place(variable: nnx.Variable, mesh: Mesh, spec: tuple[Any, ...]) -> None:
-    value = variable.get_value()
-    variable.set_value(jax.device_put(value, NamedSharding(mesh, P(*spec))))
-    # Record the placement in flax's own sharding metadata, so that
-    # nnx.get_partition_spec(nnx.state(model)) returns it (and optimiser state built with
-    # nnx.Optimizer inherits it).
-    variable.set_metadata(out_sharding=spec)
+    # Only the array moves. No sharding metadata is added to the variable: metadata is part of a
+    # Variable's pytree structure, and a sharded model should stay tree-compatible with an
+    # unsharded copy (jax.tree.map over both, nnx.update from one into the other).
+    variable.set_value(jax.device_put(variable.get_value(), NamedSharding(mesh, P(*spec))))
 
 
 def shard_members(model: M, mesh: Mesh, axis: str = "members") -> M:
@@ -75,9 +84,8 @@ def shard_members(model: M, mesh: Mesh, axis: str = "members") -> M:
     ``PartitionSpec(axis)``: device ``d`` of the ``n`` along that axis holds members
     ``[d*E/n, (d+1)*E/n)``. The shared kernel ``W``, and every other array in the model, is
     replicated (``PartitionSpec()``). A :class:`~bel.NaiveEnsembleLinear` has its stacked kernels
-    and biases sharded the same way. The model is changed in place and returned; the placement is
-    also written into each variable's ``out_sharding`` metadata (see
-    ``nnx.get_partition_spec``).
+    and biases sharded the same way. The model is changed in place and returned, with the same
+    pytree structure as before: only the arrays move (their ``.sharding`` says where to).
 
     Feed the model a member-major batch sharded along its rows (:func:`shard_batch`): each device
     then computes its own members' rows and the output stays sharded along ``axis``. The numbers
@@ -190,3 +198,21 @@ def device_bytes(tree: Any) -> dict[int, int]:
             for shard in leaf.addressable_shards:
                 held[shard.device.id] += shard.data.nbytes
     return dict(sorted(held.items()))
+
+
+def collectives(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, int]:
+    """Count the cross-device operations in the compiled program for ``fn(*args, **kwargs)``.
+
+    Compiles ``jax.jit(fn)`` for these arguments (their shapes and shardings; nothing is run) and
+    counts each kind in :data:`COLLECTIVES` (``all-reduce``, ``all-gather``, ...) in the optimised
+    XLA program. Kinds that do not occur are left out, so ``{}`` means: every device computes its
+    part without talking to the others.
+
+    >>> import jax.numpy as jnp
+    >>> from bel.sharding import collectives
+    >>> collectives(lambda x: 2 * x, jnp.ones(4))
+    {}
+    """
+    text = jax.jit(fn).lower(*args, **kwargs).compile().as_text()
+    found = {op: text.count(f" {op}(") + text.count(f" {op}-start(") for op in COLLECTIVES}
+    return {op: n for op, n in found.items() if n}
