@@ -5,11 +5,11 @@ The computing core: :class:`BatchEnsembleLinear` and its naive twin, the member-
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 
-from bel import data, metrics, optim, train
-from bel.train import fit, mlp, predict
+from bel import data, lifelong, metrics, optim, sharding, train
 from bel.convert import batchensemble, naive_ensemble
 from bel.layers import BatchEnsembleLinear, FastWeight, NaiveEnsembleLinear, tile, untile
 from bel.optim import fast_weight_optimizer
+from bel.train import fit, mlp, predict
 
 __all__ = [
     "BatchEnsembleLinear",
@@ -18,8 +18,10 @@ __all__ = [
     "batchensemble",
     "data",
     "fit",
+    "lifelong",
     "mlp",
     "predict",
+    "sharding",
     "train",
     "fast_weight_optimizer",
     "metrics",

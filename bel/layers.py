@@ -5,12 +5,12 @@ A BatchEnsemble layer keeps one shared ("slow") kernel ``W`` of shape ``[in, out
 
     y_i = x (W ∘ r_i s_iᵀ) + b_i = ((x ∘ r_i) W) ∘ s_i + b_i,
 
-and the right-hand form is what runs: one matmul for all members, two elementwise products around it,
-and never ``E`` full weight matrices (Wen, Tran & Ba, ICLR 2020, eq. 2).
+and the right-hand form is what runs: one matmul for all members, two elementwise products
+around it, and never ``E`` full weight matrices (Wen, Tran & Ba, ICLR 2020, eq. 2).
 
 Inputs are *member-major*: rows ``[k*B, (k+1)*B)`` of an ``[E*B, ..., in]`` batch belong to member
-``k``. :func:`tile` builds that layout from an ordinary batch, :func:`untile` splits the outputs back
-per member.
+``k``. :func:`tile` builds that layout from an ordinary batch, :func:`untile` splits the outputs
+back per member.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def _as_rngs(rngs: nnx.Rngs | int) -> nnx.Rngs:
         return rngs
     if isinstance(rngs, int) and not isinstance(rngs, bool):
         return nnx.Rngs(rngs)
-    raise ValueError(f"rngs must be an nnx.Rngs or an int seed, got {type(rngs).__name__}: {rngs!r}")
+    raise ValueError(
+        f"rngs must be an nnx.Rngs or an int seed, got {type(rngs).__name__}: {rngs!r}"
+    )
 
 
 def _check_num_members(num_members: Any) -> int:

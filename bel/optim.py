@@ -2,8 +2,8 @@
 
 uncertainty-baselines trains BatchEnsemble with the fast weights' learning rate scaled down
 (x0.5 on CIFAR, x0.25 on ImageNet) and without weight decay on ``r`` and ``s``. Here the group is
-chosen by parameter *type* (:class:`~bel.FastWeight`), never by name, so renaming an attribute cannot
-silently empty it.
+chosen by parameter *type* (:class:`~bel.FastWeight`), never by name, so renaming an attribute
+cannot silently empty it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 ``bel.plots.weights`` draws the factors and effective weights of a BatchEnsemble layer;
 ``bel.plots.predictions`` draws members' predictions (decision maps, regression bands) and the
-comparison figures. Import this package explicitly: ``import bel.plots``.
+comparison figures; ``bel.plots.lifelong`` the task-by-task accuracy matrices and task
+maps. Import this package explicitly: ``import bel.plots``.
 """
 
+from bel.plots.lifelong import *  # noqa: F403
 from bel.plots.predictions import *  # noqa: F403
 from bel.plots.weights import *  # noqa: F403
