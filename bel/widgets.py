@@ -61,12 +61,15 @@ _METRICS = {  # task -> (key of diversity.numbers, bar label, table label)
         ("cosine", "cosine sim.\nof weights", "cosine similarity of W ∘ (r sᵀ) (1 = same)"),
     ),
     "gap": (
-        ("spread_data", "spread\non data", "spread of members where the data are"),
-        ("spread_off_data", "spread\noff data", "spread of members in the gap and beyond"),
+        ("spread_data", "spread\non data", "spread (std) of the members on the data"),
+        ("spread_off_data", "spread\noff data", "spread (std) in the gap and beyond"),
         ("cosine", "cosine sim.\nof weights", "cosine similarity of W ∘ (r sᵀ) (1 = same)"),
     ),
 }
-_SCORES = {"moons": ("accuracy", "ensemble accuracy on the data"), "gap": ("rmse", "RMSE on data")}
+_SCORES = {
+    "moons": ("accuracy", "ensemble accuracy on the data"),
+    "gap": ("rmse", "RMSE of the ensemble mean on the data"),
+}
 _INIT_COLOR, _TRAINED_COLOR = "#9ecae1", "#08519c"
 _CLASS_COLORS = ("#2166ac", "#b2182b")  # class 0 blue, class 1 red (as in bel.plots)
 _BAR_LIMITS = (-0.3, 1.15)
@@ -93,7 +96,7 @@ def _bare(ax: Axes) -> Axes:
 def _inset(ax: Axes, extent: tuple[float, float, float, float]) -> None:
     """Limits a hair wider than an image, so the image never paints over the axes' frame."""
     x0, x1, y0, y1 = extent
-    dx, dy = 0.012 * (x1 - x0), 0.012 * (y1 - y0)
+    dx, dy = 0.03 * (x1 - x0), 0.03 * (y1 - y0)
     ax.set_xlim(x0 - dx, x1 + dx)
     ax.set_ylim(y0 - dy, y1 + dy)
 
@@ -158,10 +161,8 @@ class _TaskArtists:
         fig.colorbar(self.spread_image, cax=cax, ticks=[0, 0.05, 0.2, 0.4, 0.69])
         cax.tick_params(labelsize=7)
         self.axes.append(cax)
-        self.row_label = fig.text(
-            0.035, 0.505, "members' p(class 1)\n(blue: 0, red: 1)", fontsize=8, ha="center",
-            va="center", rotation=90,
-        )  # fmt: skip
+        self.row_label = fig.text(0.008, 0.665, "members'\np(class 1)\n\nblue: 0\nred: 1",
+                                  fontsize=7.5, va="center")  # fmt: skip
 
     def _init_gap(self, fig: Figure) -> None:
         t = self.task
@@ -199,10 +200,8 @@ class _TaskArtists:
         ax.set_xlim(line[0], line[-1])
         ax.set_ylim(0.0, _SPREAD_MAX)
         ax.set_title("spread: std across members (shaded: no data)", fontsize=9)
-        self.row_label = fig.text(
-            0.035, 0.505, "members' predictions\n(yellow: the gap)", fontsize=8, ha="center",
-            va="center", rotation=90,
-        )  # fmt: skip
+        self.row_label = fig.text(0.008, 0.665, "members'\npredictions\n\nyellow:\nthe gap",
+                                  fontsize=7.5, va="center")  # fmt: skip
 
     def set_visible(self, visible: bool) -> None:
         for ax in self.axes:
@@ -237,18 +236,18 @@ class _ExplorerFigure:
     ensemble, where its members disagree, and the diversity numbers (init and trained)."""
 
     def __init__(self, dpi: int):
-        self.fig = Figure(figsize=(10.0, 6.9), dpi=dpi)
+        self.fig = Figure(figsize=(10.0, 6.2), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         self.dpi = dpi
-        left, right, gap = 0.075, 0.925, 0.008
+        left, right, gap = 0.1, 0.915, 0.008
         width = (right - left - (MAX_MEMBERS - 1) * gap) / MAX_MEMBERS
         xs = [left + i * (width + gap) for i in range(MAX_MEMBERS)]
-        self.member_rects = [(x, 0.405, width, 0.2) for x in xs]
-        self.ensemble_rect = (0.075, 0.06, 0.25, 0.26)
-        self.spread_rect = (0.39, 0.06, 0.25, 0.26)
+        self.member_rects = [(x, 0.585, width, 0.16) for x in xs]
+        self.ensemble_rect = (0.1, 0.07, 0.245, 0.42)
+        self.spread_rect = (0.41, 0.07, 0.245, 0.42)
         fig = self.fig
         self.title = fig.text(0.5, 0.985, "", ha="center", va="top", fontsize=10)
-        self.weight_axes = [_bare(fig.add_axes((x, 0.665, width, 0.2))) for x in xs]
+        self.weight_axes = [_bare(fig.add_axes((x, 0.765, width, 0.16))) for x in xs]
         self.weight_images = [
             ax.imshow(np.zeros((16, 16)), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto",
                       interpolation="nearest")
@@ -256,19 +255,19 @@ class _ExplorerFigure:
         ]  # fmt: skip
         for i, ax in enumerate(self.weight_axes):
             ax.set_title(f"member {i}", fontsize=9)
-        cax = fig.add_axes((right + 0.012, 0.665, 0.008, 0.2))
+        cax = fig.add_axes((right + 0.022, 0.765, 0.008, 0.16))
         scale = ScalarMappable(Normalize(-1, 1), cmap="RdBu_r")
-        fig.colorbar(scale, cax=cax, ticks=[-1, 0, 1]).set_ticklabels(["−max", "0", "+max"])
+        fig.colorbar(scale, cax=cax, ticks=[-1, 0, 1]).set_ticklabels(["−c", "0", "+c"])
         cax.tick_params(labelsize=7)
-        self.scale_text = fig.text(right + 0.016, 0.875, "", ha="center", fontsize=7)
-        self.unused_text = fig.text(0.5, 0.64, "", ha="center", va="center", fontsize=9,
+        self.scale_text = fig.text(right + 0.04, 0.94, "", ha="center", fontsize=7)
+        fig.text(right + 0.043, 0.74, "c: 99th\npercentile\nof |entries|", ha="center",
+                 va="top", fontsize=6)  # fmt: skip
+        self.unused_text = fig.text(0.5, 0.755, "", ha="center", va="center", fontsize=9,
                                     color="0.6")  # fmt: skip
         self._layer_shape: tuple[int, int] | None = None
-        self.layer_label = fig.text(
-            0.035, 0.765, "", fontsize=8, ha="center", va="center", rotation=90
-        )
+        self.layer_label = fig.text(0.008, 0.845, "", fontsize=7.5, va="center")
         self.covers = [  # white sheets over the columns of unused members
-            fig.add_artist(Rectangle((x - gap / 2, 0.39), width + gap, 0.53, color="w", lw=0))
+            fig.add_artist(Rectangle((x - gap / 2, 0.575), width + gap, 0.385, color="w", lw=0))
             for x in xs
         ]
         self._init_bars()
@@ -278,10 +277,10 @@ class _ExplorerFigure:
         ]  # fmt: skip
         self.tasks: dict[str, _TaskArtists] = {}
         self.shown: str | None = None
-        self._background: Any = None
+        self._backgrounds: dict[str, Any] = {}  # per task: the static parts, drawn once
 
     def _init_bars(self) -> None:
-        ax = self.bar_ax = self.fig.add_axes((0.74, 0.08, 0.245, 0.24))
+        ax = self.bar_ax = self.fig.add_axes((0.755, 0.1, 0.23, 0.39))
         positions = np.arange(3)
         self.init_bars = ax.bar(positions - 0.19, np.zeros(3), 0.36, color=_INIT_COLOR)
         self.trained_bars = ax.bar(positions + 0.19, np.zeros(3), 0.36, color=_TRAINED_COLOR)
@@ -308,7 +307,6 @@ class _ExplorerFigure:
                 artists.set_visible(name == task.name)
             self.bar_ax.set_xticklabels([label for _, label, _ in _METRICS[task.name]])
             self.shown = task.name
-            self._background = None  # the static parts changed
         return self.tasks[task.name]
 
     def update(
@@ -322,7 +320,10 @@ class _ExplorerFigure:
         artists = self.show_task(task)
         weights = shown.effective_weights[layer]
         finite = np.abs(weights[np.isfinite(weights)])
-        limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        # one scale for all members: ± the 99th percentile of |entries| (the largest 1% saturate,
+        # so that a few large trained weights do not wash out every other entry)
+        limit = float(np.percentile(finite, 99)) if finite.size else 0.0
+        limit = limit if limit > 0 else 1.0
         for i, (ax, image) in enumerate(zip(self.weight_axes, self.weight_images, strict=True)):
             ax.set_visible(i < shown.members)
             self.covers[i].set_visible(i >= shown.members)
@@ -336,8 +337,9 @@ class _ExplorerFigure:
                 image.set_extent(extent)
                 _inset(ax, extent)
             self._layer_shape = (n_in, n_out)
-        self.scale_text.set_text(f"max {limit:.2g}")
-        self.layer_label.set_text(f"Wᵢ = W ∘ rᵢsᵢᵀ  [{n_in}×{n_out}]\n{LAYERS[layer]}")
+        self.scale_text.set_text(f"±{limit:.2g}")
+        where = LAYERS[layer].replace(" → ", " →\n")
+        self.layer_label.set_text(f"W ∘ (rᵢ sᵢᵀ)\n\n{where}\n[{n_in}×{n_out}]")
         unused = MAX_MEMBERS - shown.members
         self.unused_text.set_visible(unused > 0)
         if unused:
@@ -376,7 +378,7 @@ class _ExplorerFigure:
             ax.set_visible(True)
         try:
             self.canvas.draw()
-            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+            self._backgrounds[self.shown] = self.canvas.copy_from_bbox(self.fig.bbox)
         finally:
             for thing, visible in hidden + shown_axes:
                 thing.set_visible(visible)
@@ -386,9 +388,9 @@ class _ExplorerFigure:
 
     def render(self) -> bytes:
         """The figure as PNG bytes: the static background plus the artists that change."""
-        if self._background is None:
+        if self.shown not in self._backgrounds:
             self._capture_background()
-        self.canvas.restore_region(self._background)
+        self.canvas.restore_region(self._backgrounds[self.shown])
         renderer = self.canvas.get_renderer()
         for artist in self._all_dynamic():
             ax = artist.axes
@@ -589,6 +591,28 @@ class DiversityExplorer:
             if self._trained is None
             else diversity.numbers(self.task, self._trained, layer),
         }
+
+    def report(self) -> str:
+        """The numbers of the table as plain text (for printing from code).
+
+        >>> print(DiversityExplorer(r_std=0.0, s_std=0.0).report())  # doctest: +ELLIPSIS
+        2-D classification (two moons) · E = 4 · r ~ N(1, 0²), s ~ N(1, 0²) · seed 0
+                                                      at init   trained
+        pairwise disagreement (0 = members agree)       0.000         —
+        ...
+        """
+        task, numbers = self.task, self.numbers
+        score_key, score_label = _SCORES[task.name]
+        rows = [(key, label) for key, _, label in _METRICS[task.name]] + [(score_key, score_label)]
+        task_label = dict((name, label) for label, name in _TASKS)[task.name]
+        title = self._title(self.settings, False).replace(" · at initialisation", "")
+        lines = [f"{task_label} · {title}",
+                 f"{'':46}{'at init':>9}{'trained':>10}"]  # fmt: skip
+        trained = numbers["trained"]
+        for key, label in rows:
+            after = "—" if trained is None else f"{trained[key]:.3f}"
+            lines.append(f"{label:46}{numbers['init'][key]:9.3f}{after:>10}")
+        return "\n".join(lines)
 
     @property
     def trained(self) -> bool:
