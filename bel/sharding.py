@@ -157,7 +157,9 @@ def shard_batch(x: Any, mesh: Mesh, axis: str | tuple[str, ...] = "members") -> 
     With ``axis="members"`` and ``n`` devices on that axis, device ``d`` receives rows
     ``[d*E*B/n, (d+1)*E*B/n)``: whole member blocks when ``E`` is divisible by ``n``, exactly the
     members whose factors :func:`shard_members` put there. A tuple such as
-    ``("members", "data")`` splits each member's block further over a second (data-parallel) axis.
+    ``("members", "data")`` splits each member's block further over a second (data-parallel)
+    axis; on an explicit-mode mesh (``jax.make_mesh``'s default) this needs ``E`` equal to the
+    size of the ``"members"`` axis, so that every member's block is split the same way.
 
     >>> import jax
     >>> import jax.numpy as jnp

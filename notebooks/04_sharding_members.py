@@ -280,8 +280,9 @@ for line in program.splitlines():
 
 # %% [markdown]
 # A single all-reduce (a sum over the 8 devices) for the whole step. XLA bundles into it the
-# loss (`f32[]`, a mean over all rows) and the gradients of the three kernels `W` (`[2, 32]`,
-# `[32, 32]`, `[32, 2]`), and nothing else: `r`, `s` and the biases never leave their device.
+# loss (`f32[]`: each device's share of the mean over all rows) and the gradients of the three
+# kernels `W`, one per layer, and nothing else: the gradients of `r`, `s` and the biases never
+# leave their device.
 #
 # Longer training gives the same picture: 100 more steps of the same compiled `train_step` on
 # both models.
