@@ -40,6 +40,8 @@ def linear_slots(model: Any) -> list[tuple[Any, Any, nnx.Linear]]:
             return
         seen.add(id(node))
         for key, child in nnx.iter_children(node):
+            if isinstance(child, nnx.Variable):
+                continue  # a parameter (iter_children lists those too): nothing inside to convert
             if isinstance(child, nnx.Linear) and not isinstance(child, BatchEnsembleLinear):
                 slots.append((node, key, child))
             else:
