@@ -293,10 +293,11 @@ class NaiveEnsembleLinear(nnx.Module):
         bias = self.bias[...] if self.bias is not None else None
         inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
         E, shape = self.num_members, inputs.shape
-        x = inputs.reshape(E, -1, self.in_features)
-        y = jnp.einsum("eni,eio->eno", x, kernel, precision=self.precision)
+        # Split only the row axis into member blocks (keeps a row-sharded batch's sharding).
+        x = inputs.reshape((E, shape[0] // E) + shape[1:])
+        y = jnp.einsum("eb...i,eio->eb...o", x, kernel, precision=self.precision)
         if bias is not None:
-            y = y + bias[:, None, :]
+            y = y + bias[(slice(None),) + (None,) * (len(shape) - 1)]
         return y.reshape(shape[:-1] + (self.out_features,))
 
 
