@@ -92,7 +92,9 @@ def batchensemble(model: M, num_members: int, *, rngs: nnx.Rngs | int, **layer_o
     """
     num_members = _check_num_members(num_members)
     stream = _as_rngs(rngs)
-    return _convert(model, lambda lin: BatchEnsembleLinear(lin, stream, num_members, **layer_options))
+    return _convert(
+        model, lambda lin: BatchEnsembleLinear(lin, stream, num_members, **layer_options)
+    )
 
 
 def naive_ensemble(model: M, num_members: int, *, rngs: nnx.Rngs | int) -> M:
