@@ -100,21 +100,10 @@ def make_models(in_features, out_features, seed=0, **batchensemble_options):
 models = make_models(2, 2)
 be_layer, naive_layer = models["BatchEnsemble"][0].layers[2], models["naive"][0].layers[2]
 print(
-    "BatchEnsemble hidden layer: W",
-    be_layer.kernel.shape,
-    " r",
-    be_layer.r.shape,
-    " s",
-    be_layer.s.shape,
-    " bias",
-    be_layer.bias.shape,
+    f"BatchEnsemble hidden layer: W {be_layer.kernel.shape}, r {be_layer.r.shape}, "
+    f"s {be_layer.s.shape}, bias {be_layer.bias.shape}"
 )
-print(
-    "naive hidden layer:         kernels",
-    naive_layer.kernel.shape,
-    " biases",
-    naive_layer.bias.shape,
-)
+print(f"naive hidden layer: kernels {naive_layer.kernel.shape}, biases {naive_layer.bias.shape}")
 
 # %% [markdown]
 # ## Size and memory, measured from the state
@@ -179,12 +168,13 @@ for name, (model, members) in models.items():
 print(compare.format_table(timing))
 
 # %% [markdown]
-# Do not expect BatchEnsemble to beat the naive ensemble on time. Both do the same number of
-# multiply-adds — every member still pushes its own copy of the batch through a full-size layer —
-# and on a CPU the naive ensemble's four small matmuls run as one batched call. What BatchEnsemble
-# saves is *memory* (one `W` instead of `E`); the paper's test-time speed-up is measured against
-# running the members one after another. At these tiny sizes, fixed per-call overheads are a large
-# part of every number above, so differences of a few tens of percent are noise.
+# Before reading much into these numbers: both ensembles do the same number of multiply-adds —
+# every BatchEnsemble member still pushes its own copy of the batch through a full-size layer — so
+# a gap between them comes from how the work is laid out (one large matmul with elementwise scaling
+# around it, against one batched matmul over four small kernels), from fixed per-call overheads,
+# and from noise; not from less arithmetic. What BatchEnsemble saves for certain is *memory* (one
+# `W` instead of `E`). The paper's test-time speed-up is measured against running the members one
+# after another. Re-run the cell: on a tiny model, differences of tens of percent come and go.
 #
 # ## Quality on held-out data
 #
@@ -422,9 +412,9 @@ for name, mi in mutual_info.items():
 # ensemble should agree on the data and spread out inside the gap and beyond [-1, 1].
 #
 # One shortcut: a naive ensemble *is* `E` independently trained single networks (each member's
-# term of the loss depends only on its own weights, and Adam ignores the 1/E factor in front), so
-# here the single model is simply member 0 of the naive ensemble. That saves training and
-# compiling one more network.
+# term of the loss depends only on its own weights, and Adam's steps do not change with the 1/E
+# factor in front, up to its tiny ε), so here the single model is simply member 0 of the naive
+# ensemble. That saves training and compiling one more network.
 
 # %%
 GAP = (-0.5, 0.5)
