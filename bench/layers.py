@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 
 from bel import BatchEnsembleLinear, NaiveEnsembleLinear
+from bel.compare import parameter_count
 
 SIZES = [(512, 512, 4, 256), (1024, 1024, 4, 512), (256, 256, 8, 128)]
 REPEATS = 41
@@ -43,10 +44,6 @@ def _time(step, params, x, t) -> float:
     return time.perf_counter() - start
 
 
-def param_count(model: nnx.Module) -> int:
-    return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
-
-
 def main() -> None:
     for n_in, n_out, E, B in SIZES:
         tag = f"{n_in}x{n_out}_E{E}_B{B}"
@@ -70,9 +67,9 @@ def main() -> None:
         print(f"step_ratio_batchensemble_over_linear_{tag}: {np.median(be / lin):.3f}")
         print(f"step_ratio_naive_over_batchensemble_{tag}: {np.median(naive / be):.3f}")
         print(f"step_ms_linear_{tag}: {np.median(lin) * 1e3:.2f}")
-        print(f"params_batchensemble_{tag}: {param_count(models['batchensemble'])}")
+        print(f"params_batchensemble_{tag}: {parameter_count(models['batchensemble'])}")
         print(f"params_batchensemble_formula_{tag}: {n_in * n_out + E * (n_in + 2 * n_out)}")
-        print(f"params_naive_{tag}: {param_count(models['naive'])}")
+        print(f"params_naive_{tag}: {parameter_count(models['naive'])}")
         print(f"params_naive_formula_{tag}: {E * (n_in * n_out + n_out)}")
 
 
