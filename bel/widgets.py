@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,7 +54,7 @@ CONTROLS = (
 )
 _SETTINGS = ("members", "init", "r_mean", "r_std", "s_mean", "s_std", "seed", "use_base_weights")
 _VIEWS = (("at initialisation", "init"), ("after training", "trained"))
-_TASKS = (("2-D classification (two moons)", "moons"), ("1-D regression with a gap", "gap"))
+_TASKS = (("classification: two moons", "moons"), ("regression with a gap", "gap"))
 _METRICS = {  # task -> (key of diversity.numbers, bar label, table label)
     "moons": (
         ("disagreement", "disagree-\nment", "pairwise disagreement (0 = members agree)"),
@@ -494,7 +495,13 @@ class DiversityExplorer:
         self.table = widgets.HTML()
         self.widget = self._layout()
         self.png = b""
-        self._suspended = 0
+        # Observers can run on several threads at once (ipykernel 7 may handle widget messages on
+        # a subshell thread while another thread works): one update at a time, under _lock.
+        self._lock = threading.RLock()
+        self._flags = threading.Lock()  # guards _generation and _dirty
+        self._local = threading.local()  # per-thread "ignore my own control changes"
+        self._generation = 0  # counts control changes; only the newest one needs drawing
+        self._dirty = True  # the settings changed since the members were last drawn
         self._init: Evaluation | None = None
         self._trained: Evaluation | None = None
         self._trained_params: diversity.Params | None = None
@@ -505,7 +512,7 @@ class DiversityExplorer:
                 control.on_click(lambda _button: self._guarded(self.train))
             else:
                 control.observe(self._on_change, names="value")
-        self._guarded(self._rebuild)
+        self._guarded(self._refresh)
 
     # ---------------------------------------------------------------------------------------------
     # controls and layout
@@ -518,8 +525,8 @@ class DiversityExplorer:
         )  # fmt: skip
         c["members"] = _slider(widgets.IntSlider, "members", s.members, min=1, max=MAX_MEMBERS)
         c["init"] = widgets.ToggleButtons(
-            options=["normal", "random_sign"], value=s.init, description="init",
-            style={"description_width": "72px", "button_width": "100px"},
+            options=["normal", "random_sign"], value=s.init, style={"button_width": "110px"},
+            tooltips=["r ~ N(r_mean, r_std²), s ~ N(s_mean, s_std²)", "every entry ±1"],
         )  # fmt: skip
         c["seed"] = _slider(widgets.IntSlider, "seed", s.seed, min=0, max=99)
         c["seed"].continuous_update = False  # a seed is no continuous quantity: update on release
@@ -528,7 +535,8 @@ class DiversityExplorer:
         for name, value in (("r_std", s.r_std), ("s_std", s.s_std)):
             c[name] = _slider(widgets.FloatSlider, name, value, min=0.0, max=1.5, step=0.05)
         c["use_base_weights"] = widgets.Checkbox(
-            value=s.use_base_weights, description="use_base_weights (W from the base MLP)",
+            value=s.use_base_weights, description="use_base_weights",
+            tooltip="checked: the shared W is the base MLP's kernel; unchecked: a fresh W",
             indent=False, layout=widgets.Layout(width="290px"),
         )  # fmt: skip
         c["layer"] = widgets.Dropdown(
@@ -543,8 +551,7 @@ class DiversityExplorer:
             layout=widgets.Layout(width="120px"),
         )  # fmt: skip
         c["view"] = widgets.ToggleButtons(
-            options=_VIEWS, value="init", description="show",
-            style={"description_width": "72px", "button_width": "120px"},
+            options=_VIEWS, value="init", style={"button_width": "120px"},
         )  # fmt: skip
         self.controls = {name: c[name] for name in CONTROLS}
 
@@ -557,15 +564,15 @@ class DiversityExplorer:
                 widgets.VBox([c["layer"], c["steps"], widgets.HBox([c["train"]]), self.progress]),
             ]
         )
-        return widgets.VBox(
-            [
-                columns,
-                widgets.HBox([c["init"], c["view"]]),
-                self.status,
-                self.table,
-                self.image,
-            ]
-        )
+
+        def label(text: str) -> widgets.HTML:
+            return widgets.HTML(
+                f"<div style='text-align:right; padding-right:8px'>{text}</div>",
+                layout=widgets.Layout(width="80px"),
+            )
+
+        toggles = widgets.HBox([label("init"), c["init"], label("show"), c["view"]])
+        return widgets.VBox([columns, toggles, self.status, self.table, self.image])
 
     # ---------------------------------------------------------------------------------------------
     # state read from the controls
@@ -585,18 +592,19 @@ class DiversityExplorer:
         """``{"init": {...}, "trained": {...} or None}``: the diversity numbers shown (see
         :func:`bel.diversity.numbers`; ``cosine`` is for the layer shown)."""
         layer = self.controls["layer"].value
+        with self._lock:
+            init, trained = self._init, self._trained
+        task = self.task
         return {
-            "init": None if self._init is None else diversity.numbers(self.task, self._init, layer),
-            "trained": None
-            if self._trained is None
-            else diversity.numbers(self.task, self._trained, layer),
+            "init": None if init is None else diversity.numbers(task, init, layer),
+            "trained": None if trained is None else diversity.numbers(task, trained, layer),
         }
 
     def report(self) -> str:
         """The numbers of the table as plain text (for printing from code).
 
         >>> print(DiversityExplorer(r_std=0.0, s_std=0.0).report())  # doctest: +ELLIPSIS
-        2-D classification (two moons) · E = 4 · r ~ N(1, 0²), s ~ N(1, 0²) · seed 0
+        classification: two moons · E = 4 · r ~ N(1, 0²), s ~ N(1, 0²) · seed 0
                                                       at init   trained
         pairwise disagreement (0 = members agree)       0.000         —
         ...
@@ -636,12 +644,12 @@ class DiversityExplorer:
 
     @contextmanager
     def _quiet(self) -> Iterator[None]:
-        """Change controls from code without triggering the observers."""
-        self._suspended += 1
+        """Change controls from code without reacting to it (in this thread only)."""
+        self._local.quiet = getattr(self._local, "quiet", 0) + 1
         try:
             yield
         finally:
-            self._suspended -= 1
+            self._local.quiet -= 1
 
     def _guarded(self, action) -> None:
         """Run ``action``; on any error show a short message instead, keep the panel usable."""
@@ -652,15 +660,30 @@ class DiversityExplorer:
             self._say(f"Could not update: {type(err).__name__}: {text[:200]}", error=True)
 
     def _on_change(self, change: dict[str, Any]) -> None:
-        if self._suspended:
+        if getattr(self._local, "quiet", 0):
             return
         name = next((k for k, v in self.controls.items() if v is change["owner"]), None)
-        if name in ("layer", "view"):
-            self._guarded(self._redraw)
-        elif name == "steps":
+        if name == "steps":
             self.progress.max = self.controls["steps"].value
+            return
+        with self._flags:
+            self._generation += 1
+            generation = self._generation
+            self._dirty = self._dirty or name not in ("layer", "view")
+        with self._lock:
+            # A newer change is already waiting for the lock: it will draw the final state, which
+            # makes drawing this intermediate one pointless (a dragged slider's backlog shrinks).
+            if generation == self._generation:
+                self._guarded(self._refresh)
+
+    def _refresh(self) -> None:
+        """Bring members, figure and numbers up to date with every control."""
+        with self._flags:
+            dirty, self._dirty = self._dirty, False
+        if dirty:
+            self._rebuild()
         else:
-            self._guarded(self._rebuild)
+            self._redraw()
 
     def _say(self, text: str, error: bool = False) -> None:
         color = "#b30000" if error else "#444"
@@ -720,13 +743,16 @@ class DiversityExplorer:
         score_key, score_label = _SCORES[task.name]
         rows = [(key, label) for key, _, label in _METRICS[task.name]] + [(score_key, score_label)]
         init, trained = numbers["init"], numbers["trained"]
-        cell = "<td style='padding:0 10px; text-align:right; font-family:monospace'>{}</td>"
-        lines = ["<table style='font-size:90%'><tr><th style='text-align:left'></th>"
-                 "<th>at init</th><th>after training</th></tr>"]  # fmt: skip
+        pad = "padding:1px 10px; line-height:1.3"
+        cell = f"<td style='{pad}; text-align:right; font-family:monospace'>{{}}</td>"
+        lines = [f"<table style='font-size:90%; border-collapse:collapse'><tr>"
+                 f"<th style='{pad}'></th><th style='{pad}'>at init</th>"
+                 f"<th style='{pad}'>after training</th></tr>"]  # fmt: skip
         for key, label in rows:
             after = "—" if trained is None else f"{trained[key]:.3f}"
             lines.append(
-                f"<tr><td>{label}</td>{cell.format(f'{init[key]:.3f}')}{cell.format(after)}</tr>"
+                f"<tr><td style='{pad}'>{label}</td>{cell.format(f'{init[key]:.3f}')}"
+                f"{cell.format(after)}</tr>"
             )
         return "".join(lines) + "</table>"
 
@@ -736,6 +762,12 @@ class DiversityExplorer:
     def train(self) -> None:
         """Train the members for ``controls["steps"]`` steps from the initialisation shown, with
         progress in :attr:`progress`; then show the trained state (``view = "trained"``)."""
+        with self._lock:
+            if self._dirty:
+                self._refresh()
+            self._train()
+
+    def _train(self) -> None:
         if self._params is None:
             raise ValueError("nothing to train: the last change failed; change a control first")
         task, settings = self.task, self.settings

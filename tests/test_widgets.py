@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -206,6 +208,32 @@ def test_rapid_changes_end_showing_the_last_state(explorer):
     assert explorer.settings == fresh.settings
     assert explorer.numbers == fresh.numbers
     assert changed(explorer.png, fresh.png) == 0.0
+
+
+def test_changes_from_several_threads_at_once_end_showing_the_last_state(explorer, monkeypatch):
+    """ipykernel 7 may handle widget messages on another thread while one update still runs."""
+    evaluate = diversity.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(0.15)  # widens the window in which a second update could interfere
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(diversity, "evaluate", slow_evaluate)
+    c = explorer.controls
+    changes = [("members", 3), ("init", "random_sign"), ("seed", 2), ("layer", 0), ("seed", 5)]
+    threads = []
+    for name, value in changes:
+        threads.append(threading.Thread(target=setattr, args=(c[name], "value", value)))
+        threads[-1].start()
+        time.sleep(0.03)
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.undo()
+    healthy(explorer)
+    fresh = DiversityExplorer(members=3, init="random_sign", seed=5, layer=0)
+    assert explorer.numbers == fresh.numbers
+    assert changed(explorer.png, fresh.png) == 0.0
+    assert explorer.table.value == fresh.table.value
 
 
 @pytest.mark.parametrize("task", ["moons", "gap"])

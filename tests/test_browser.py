@@ -1,0 +1,276 @@
+"""The explorer in a real browser: JupyterLab + headless Chromium, driven through the page.
+
+Starts JupyterLab from this virtual environment on a free localhost port, with a token and scratch
+folders for everything it writes (root dir, HOME, Jupyter config / data / runtime, Lab settings
+and workspaces), opens a copy of ``notebooks/03_diversity_explorer.ipynb`` in Debian's
+``chromium`` (driven by ``playwright``; never ``playwright install``), runs all cells, checks that
+the widgets render, moves the members slider and switches ``init`` through the page, and checks
+that the figure changes. Screenshots go to ``tests/artifacts/`` (not committed).
+
+Skipped with a reason when Chromium or playwright is missing, unless ``CI=true``: then it fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bel.widgets import DiversityExplorer
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "03_diversity_explorer.ipynb"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _require_browser():
+    """playwright's sync API, or a skip (a failure in CI) saying what is missing."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"Chromium ({CHROMIUM}; install Debian's `chromium` package)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright Python package (pip install -e '.[dev]')")
+        sync_playwright = None
+    if missing:
+        message = "browser test needs " + " and ".join(missing)
+        if IN_CI:
+            pytest.fail(message + " (CI=true: not skipping)")
+        pytest.skip(message)
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free port, with scratch folders; stopped at teardown."""
+    _require_browser()
+    scratch = tmp_path_factory.mktemp("lab")
+    root = scratch / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    env = dict(os.environ)
+    for name, sub in [
+        ("HOME", "home"),
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("IPYTHONDIR", "ipython"),
+        ("MPLCONFIGDIR", "matplotlib"),
+    ]:
+        (scratch / sub).mkdir()
+        env[name] = str(scratch / sub)
+    # no news or update checks (no network, and no pop-up over the notebook)
+    notification = scratch / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    # every cell in the page (not only the visible ones), so that the test can read all outputs
+    tracker = scratch / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    port, token = _free_port(), secrets.token_hex(16)
+    log = (scratch / "server.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("jupyter-lab")),
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the kernels it starts stop with it
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + (scratch / "server.log").read_text()[-3000:]
+                    ) from None
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=10)
+        log.close()
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def _changed(before: bytes, after: bytes) -> float:
+    a, b = _pixels(before), _pixels(after)
+    if a.shape != b.shape:
+        return 1.0
+    return float((np.abs(a - b).max(axis=2) > 8).mean())
+
+
+def _image_bytes(image) -> bytes:
+    """The PNG an ``<img>`` in the page shows (the bytes the kernel sent)."""
+    return base64.b64decode(
+        image.evaluate(
+            """async (img) => {
+                const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+                let text = '';
+                for (const b of bytes) text += String.fromCharCode(b);
+                return btoa(text);
+            }"""
+        )
+    )
+
+
+def _wait_for_change(image, before: bytes, what: str, timeout: float = 60.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = _image_bytes(image)
+        if _changed(before, now) > 0.005:
+            return now
+        time.sleep(0.25)
+    raise AssertionError(
+        f"the explorer's figure did not change within {timeout:.0f} s after {what}"
+    )
+
+
+def test_explorer_renders_and_responds_in_jupyterlab(lab):
+    sync_playwright = _require_browser()
+    base, token = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
+            page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
+            # the kernel must be up before "Run All" (the toolbar's kernel status says idle)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+                timeout=90_000
+            )
+            # clear the saved outputs (and execution counts) first, then run everything afresh
+            page.get_by_role("menuitem", name="Edit", exact=True).click()
+            page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+                    .every(p => !/\\d/.test(p.textContent))"""
+            )
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            # every code cell has run when each one shows an execution count, [1]: ... [n]:
+            page.wait_for_function(
+                """() => {
+                    const prompts = [...document.querySelectorAll(
+                        '.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+                    return prompts.length > 10 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+                }""",
+                timeout=300_000,
+            )
+            page.screenshot(path=str(ARTIFACTS / "03_after_run_all.png"), full_page=False)
+            text = page.locator(".jp-Notebook").first.inner_text()
+            assert "Error displaying widget" not in text
+            assert not errors, f"JavaScript errors on the page: {errors}"
+
+            panel = page.locator(".jp-OutputArea-output .widget-vbox").first
+            panel.scroll_into_view_if_needed()
+            image = panel.locator("img.widget-image").first
+            image.wait_for(timeout=30_000)
+            assert image.bounding_box()["width"] > 400, "the explorer's figure is not shown"
+            assert "ready" in panel.inner_text()
+            before = _image_bytes(image)
+            panel.screenshot(path=str(ARTIFACTS / "03_panel_start.png"))
+            assert "Error displaying widget" not in text
+
+            # the members slider: focus its handle and step it up with the keyboard
+            members = panel.locator(".widget-slider", has_text="members").first
+            handle = members.locator(".noUi-handle").first
+            handle.focus()
+            for _ in range(2):
+                page.keyboard.press("ArrowRight")
+            assert members.locator(".widget-readout").first.inner_text().strip() == "6"
+            after_members = _wait_for_change(image, before, "moving the members slider")
+            panel.screenshot(path=str(ARTIFACTS / "03_panel_members_6.png"))
+
+            # init: click the random_sign toggle button
+            panel.get_by_role("button", name="random_sign").first.click()
+            _wait_for_change(image, after_members, "switching init to random_sign")
+            # the kernel may still be busy with earlier changes: wait for the end state, whose
+            # table shows the random-sign numbers (cosine similarity near 0) and says "ready"
+            page.wait_for_function(
+                """(panel) => {
+                    const rows = [...panel.querySelectorAll('tr')].map(r => r.innerText);
+                    const cosine = rows.find(r => r.startsWith('cosine'));
+                    return panel.innerText.includes('ready') && cosine
+                        && Math.abs(parseFloat(cosine.split('\\t')[1])) < 0.3;
+                }""",
+                arg=panel.element_handle(),
+                timeout=60_000,
+            )
+            panel.screenshot(path=str(ARTIFACTS / "03_panel_random_sign.png"))
+            assert "Error displaying widget" not in page.locator(".jp-Notebook").first.inner_text()
+            assert "Could not" not in panel.inner_text()
+
+            # the picture in the page is exactly the explorer's picture for that state
+            shown = _image_bytes(image)
+            expected = DiversityExplorer(members=6, init="random_sign").png
+            assert _changed(shown, expected) == 0.0, "the page shows a stale or mixed figure"
+            assert _changed(before, shown) > 0.02
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "03_failure.png"))
+            raise
+        finally:
+            browser.close()
