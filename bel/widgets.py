@@ -4,9 +4,16 @@
 matplotlib figure that is built once and then only updated in place (``set_data``, ``set_ydata``,
 ``set_height``), encodes it as a PNG and shows it in an ``ipywidgets.Image``. That keeps a slider
 move well under 100 ms on a 2-core CPU and leaves a static picture in a saved notebook (no
-``ipympl`` needed). Every control can also be set from code (``explorer.controls["r_std"].value =
-0.0``): observers run synchronously, so the figure and :attr:`DiversityExplorer.numbers` are up to
-date when the assignment returns.
+``ipympl`` needed). Text is what makes a matplotlib redraw slow, so the static parts (titles,
+ticks, legends) are drawn once into a background and an update redraws only the artists whose
+data changed on top of it ("blitting"); ``figure.savefig`` still draws everything and gives the
+same picture.
+
+Every control can also be set from code (``explorer.controls["r_std"].value = 0.0``): observers
+run synchronously, so the figure and :attr:`DiversityExplorer.numbers` are up to date when the
+assignment returns. Updates are serialised with a lock, because ipykernel 7 may handle widget
+messages on a second thread while another update still runs; a change that a newer one has
+overtaken is not drawn at all, and the newest always is.
 """
 
 from __future__ import annotations
@@ -432,7 +439,9 @@ class DiversityExplorer:
     cosine similarity of the effective weights) both at initialisation and after training.
 
     Display :attr:`widget` in a notebook. Every control in :attr:`controls` can also be set from
-    code; :attr:`numbers` then holds the new numbers and :attr:`png` the new picture.
+    code; :attr:`numbers` then holds the new numbers, :meth:`report` prints them and :attr:`png`
+    is the new picture. :meth:`train` does what the Train button does; :meth:`model` returns the
+    members shown as an ordinary ``bel`` model.
 
     >>> explorer = DiversityExplorer(members=3, init="normal", r_std=0.0, s_std=0.0)
     >>> explorer.numbers["init"]["disagreement"]         # three identical members
@@ -447,7 +456,7 @@ class DiversityExplorer:
       init, r_mean, r_std, s_mean, s_std, seed, use_base_weights: see
         :class:`bel.diversity.Settings` (and :class:`bel.BatchEnsembleLinear`).
       layer: which layer's effective weights to draw (index into ``bel.diversity.LAYERS``).
-      steps: training steps for the Train button (a multiple of 50).
+      steps: training steps for the Train button (a multiple of 50, at most 1000).
       dpi: resolution of the picture (80 keeps an update well under 100 ms).
 
     Attributes:
@@ -477,12 +486,12 @@ class DiversityExplorer:
     ):
         settings = Settings(members, init, r_mean, r_std, s_mean, s_std, seed, use_base_weights)
         diversity.make_task(task)  # checks the name
-        if not isinstance(layer, int) or not 0 <= layer < len(LAYERS):
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(LAYERS):
             raise ValueError(f"layer must be an int in [0, {len(LAYERS)}), got {layer!r}")
-        if not isinstance(steps, int) or not 50 <= steps <= 2000 or steps % diversity.CHUNK:
-            raise ValueError(f"steps must be a multiple of {diversity.CHUNK} in [50, 2000], "
+        if not isinstance(steps, int) or not 50 <= steps <= 1000 or steps % diversity.CHUNK:
+            raise ValueError(f"steps must be a multiple of {diversity.CHUNK} in [50, 1000], "
                              f"got {steps!r}")  # fmt: skip
-        if not isinstance(dpi, int) or not 30 <= dpi <= 300:
+        if isinstance(dpi, bool) or not isinstance(dpi, int) or not 30 <= dpi <= 300:
             raise ValueError(f"dpi must be an int in [30, 300], got {dpi!r}")
         self._make_controls(task, settings, layer, steps)
         self._figure = _ExplorerFigure(dpi)

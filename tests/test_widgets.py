@@ -301,6 +301,8 @@ def test_model_is_the_bel_batchensemble_shown(explorer):
         ({"task": "mnist"}, "task must be one of"),
         ({"layer": 3}, "layer must be an int in \\[0, 3\\)"),
         ({"steps": 75}, "steps must be a multiple of 50"),
+        ({"steps": 5000}, "steps must be a multiple of 50 in \\[50, 1000\\], got 5000"),
+        ({"layer": True}, "layer must be an int"),
         ({"dpi": 5}, "dpi must be an int in \\[30, 300\\]"),
     ],
 )
