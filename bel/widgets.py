@@ -18,6 +18,7 @@ overtaken is not drawn at all, and the newest always is.
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import threading
@@ -438,10 +439,10 @@ class DiversityExplorer:
     the members disagree, and the diversity numbers (pairwise disagreement, mutual information,
     cosine similarity of the effective weights) both at initialisation and after training.
 
-    Display :attr:`widget` in a notebook. Every control in :attr:`controls` can also be set from
-    code; :attr:`numbers` then holds the new numbers, :meth:`report` prints them and :attr:`png`
-    is the new picture. :meth:`train` does what the Train button does; :meth:`model` returns the
-    members shown as an ordinary ``bel`` model.
+    Display it in a notebook (``display(explorer)``, or :attr:`widget` alone). Every control in
+    :attr:`controls` can also be set from code; :attr:`numbers` then holds the new numbers,
+    :meth:`report` prints them and :attr:`png` is the new picture. :meth:`train` does what the
+    Train button does; :meth:`model` returns the members shown as an ordinary ``bel`` model.
 
     >>> explorer = DiversityExplorer(members=3, init="normal", r_std=0.0, s_std=0.0)
     >>> explorer.numbers["init"]["disagreement"]         # three identical members
@@ -522,6 +523,21 @@ class DiversityExplorer:
             else:
                 control.observe(self._on_change, names="value")
         self._guarded(self._refresh)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """``display(explorer)``: the live panel, with the current picture as a static fallback.
+
+        JupyterLab with a running kernel shows the panel; a viewer that cannot run widgets
+        (GitHub, a notebook opened before its kernel runs) shows the PNG instead of the panel's
+        text representation.
+        """
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        bundle["text/plain"] = f"DiversityExplorer: {self._title(self.settings, False)}"
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"DiversityExplorer({self._title(self.settings, self._trained is not None)})"
 
     # ---------------------------------------------------------------------------------------------
     # controls and layout

@@ -80,7 +80,7 @@ plt.rcParams["figure.dpi"] = 80
 
 # %%
 explorer = DiversityExplorer()
-display(explorer.widget)
+display(explorer)
 
 # %% [markdown]
 # At the start (`E = 4`, `r` and `s` from `N(1, 0.5²)`) each heatmap is the shared `W` with
@@ -246,7 +246,7 @@ display(Image(demo.png))
 # solution.
 
 # %%
-display(explorer.widget)
+display(explorer)
 
 # %% [markdown]
 # (The same panel as at the top: both views show one explorer and follow every change.)

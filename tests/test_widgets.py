@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 import time
@@ -18,11 +19,11 @@ def pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
 
 
-def changed(before: bytes, after: bytes) -> float:
-    """Share of pixels that differ visibly between two PNGs of the same size."""
+def changed(before: bytes, after: bytes, tolerance: int = 8) -> float:
+    """Share of pixels that differ by more than ``tolerance`` between two PNGs of the same size."""
     a, b = pixels(before), pixels(after)
     assert a.shape == b.shape
-    return float((np.abs(a - b).max(axis=2) > 8).mean())
+    return float((np.abs(a - b).max(axis=2) > tolerance).mean())
 
 
 def healthy(explorer: DiversityExplorer) -> None:
@@ -43,6 +44,15 @@ def test_the_panel_has_every_control_a_figure_and_a_widget(explorer):
     assert explorer.figure.axes and explorer.widget.children
     healthy(explorer)
     assert "ready" in explorer.status.value and "at init" in explorer.table.value
+
+
+def test_display_shows_the_panel_with_the_picture_as_fallback(explorer):
+    bundle = explorer._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == explorer.widget.model_id
+    assert base64.b64decode(bundle["image/png"]) == explorer.png
+    assert bundle["text/plain"].startswith("DiversityExplorer: E = 4")
+    assert "E = 4" in repr(explorer)
 
 
 def test_std_zero_normal_gives_identical_members_and_no_disagreement(explorer):
