@@ -4,8 +4,9 @@ Starts JupyterLab from this virtual environment on a free localhost port, with a
 folders for everything it writes (root dir, HOME, Jupyter config / data / runtime, Lab settings
 and workspaces), opens a copy of ``notebooks/03_diversity_explorer.ipynb`` in Debian's
 ``chromium`` (driven by ``playwright``; never ``playwright install``), runs all cells, checks that
-the widgets render, moves the members slider and switches ``init`` through the page, and checks
-that the figure changes. Screenshots go to ``tests/artifacts/`` (not committed).
+the widgets render, moves the members slider, switches ``init`` and presses Train through the
+page, and checks that the figure changes (and shows exactly the explorer's picture for the
+state the controls show). Screenshots go to ``tests/artifacts/`` (not committed).
 
 Skipped with a reason when Chromium or playwright is missing, unless ``CI=true``: then it fails.
 """
@@ -269,6 +270,20 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab):
             expected = DiversityExplorer(members=6, init="random_sign").png
             assert _changed(shown, expected) == 0.0, "the page shows a stale or mixed figure"
             assert _changed(before, shown) > 0.02
+
+            # Train: the progress bar fills, the table gains its "after training" column
+            panel.get_by_role("button", name="Train").first.click()
+            page.wait_for_function(
+                """(panel) => panel.innerText.includes('trained 300 steps')""",
+                arg=panel.element_handle(),
+                timeout=120_000,
+            )
+            bar = panel.locator(".progress-bar").first
+            assert bar.evaluate("e => e.style.width") == "100%"
+            rows = panel.locator("tr").all_inner_texts()
+            assert any(r.startswith("pairwise disagreement") and "—" not in r for r in rows), rows
+            _wait_for_change(image, shown, "training")
+            panel.screenshot(path=str(ARTIFACTS / "03_panel_trained.png"))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "03_failure.png"))
             raise
