@@ -269,8 +269,10 @@ def to_model(task: Task, params: Params, members: int) -> nnx.Module:
     >>> type(model.layers[2]).__name__, model.layers[2].r.shape
     ('BatchEnsembleLinear', (3, 16))
     """
+    _check(task, params, "to_model")
     members = _check_members(members)
-    return _model(_graphdef(task.in_features, task.out_features, members), _first(params, members))
+    first = jax.tree.map(jnp.asarray, _first(params, members))  # arrays of its own, writable
+    return _model(_graphdef(task.in_features, task.out_features, members), first)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,6 +347,23 @@ def _check_members(members: Any) -> int:
     return int(members)
 
 
+def _check(task: Any, params: Any, name: str) -> None:
+    """A ValueError unless ``task`` is a Task and ``params`` came from :func:`init_params`."""
+    if not isinstance(task, Task):
+        raise ValueError(
+            f"{name} expects a bel.diversity.Task (make_task), got {type(task).__name__}"
+        )
+    keys = {"kernel", "bias", "r", "s"}
+    ok = isinstance(params, tuple | list) and len(params) == len(LAYERS)
+    ok = ok and all(isinstance(p, dict) and set(p) == keys for p in params)
+    ok = ok and all(np.shape(p["r"])[:1] == (MAX_MEMBERS,) for p in params)
+    if not ok:
+        raise ValueError(
+            f"{name} expects params as returned by init_params or train: {len(LAYERS)} dicts with "
+            f"keys {sorted(keys)} for {MAX_MEMBERS} members, got {type(params).__name__}"
+        )
+
+
 def _first(params: Params, members: int) -> list[dict[str, np.ndarray]]:
     """The parameters of the first ``members`` members (``W`` is shared: kept whole)."""
     return [{k: v if k == "kernel" else v[:members] for k, v in p.items()} for p in params]
@@ -374,6 +393,7 @@ def evaluate(task: Task, params: Params, members: int) -> Evaluation:
     >>> ev.disagreement, round(float(ev.cosine[1]), 4)     # four identical members
     (0.0, 1.0)
     """
+    _check(task, params, "evaluate")
     members = _check_members(members)
     graphdef = _graphdef(task.in_features, task.out_features, members)
     result = jax.device_get(
@@ -490,6 +510,7 @@ def train(
     >>> bool(losses[-1] < 0.5 * losses[0])
     True
     """
+    _check(task, params, "train")
     members = _check_members(members)
     if not _is_int(steps) or steps < CHUNK or steps % CHUNK:
         raise ValueError(f"steps must be a positive multiple of {CHUNK}, got {steps!r}")

@@ -169,6 +169,18 @@ def test_bad_member_counts_are_rejected(moons):
         diversity.train(moons, params, 2, 70)
 
 
+def test_bad_tasks_and_params_are_rejected(moons):
+    params = diversity.init_params(moons, Settings())
+    with pytest.raises(ValueError, match="evaluate expects a bel.diversity.Task"):
+        diversity.evaluate("moons", params, 2)
+    with pytest.raises(ValueError, match="train expects params as returned by init_params"):
+        diversity.train(moons, params[:2], 2, 50)
+    with pytest.raises(ValueError, match="to_model expects params"):
+        diversity.to_model(moons, [{"kernel": 0}] * 3, 2)
+    with pytest.raises(ValueError, match="init_params expects a Task and a Settings"):
+        diversity.init_params(moons, {"members": 2})
+
+
 # --------------------------------------------------------------------------------------------------
 # training: masking the unused members is training a smaller ensemble
 
