@@ -5,7 +5,7 @@ The computing core: :class:`BatchEnsembleLinear` and its naive twin, the member-
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 
-from bel import compare, data, lifelong, metrics, optim, sharding, train
+from bel import compare, data, diversity, lifelong, metrics, optim, sharding, train
 from bel.convert import batchensemble, naive_ensemble
 from bel.layers import BatchEnsembleLinear, FastWeight, NaiveEnsembleLinear, tile, untile
 from bel.optim import fast_weight_optimizer
@@ -18,6 +18,7 @@ __all__ = [
     "batchensemble",
     "compare",
     "data",
+    "diversity",
     "fit",
     "lifelong",
     "mlp",
