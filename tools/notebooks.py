@@ -21,6 +21,26 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
 
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+TEXT_REPRESENTATION = {"extension": ".py", "format_name": "percent", "format_version": "1.3"}
+
+
+def stamp(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Give a notebook the kernel it runs on and the text format it is paired with.
+
+    The kernelspec lets JupyterLab and Binder start the kernel without asking; the
+    ``text_representation`` lets ``jupytext --diff NAME.ipynb NAME.py`` compare the pair.
+    """
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata.setdefault("jupytext", {})["text_representation"] = dict(TEXT_REPRESENTATION)
+    return nb
+
+
+def stamp_file(ipynb: Path) -> None:
+    """:func:`stamp` an .ipynb in place (with nbformat: jupytext's writer drops the format)."""
+    nbformat.write(stamp(nbformat.read(ipynb, as_version=4)), ipynb)
+
+
 def stems() -> list[str]:
     """Every notebook name in notebooks/, from either side of a pair."""
     names = {p.stem for p in NOTEBOOKS.glob("*.py")} | {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
@@ -53,8 +73,9 @@ def sync_and_execute(names: list[str]) -> None:
         if ipynb.exists() and py.exists():
             subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(py)], check=True)
         nb, seconds = execute(py)
-        jupytext.write(nb, ipynb)
+        jupytext.write(stamp(nb), ipynb)
         subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(ipynb)], check=True)
+        stamp_file(ipynb)
         print(f"{name}: executed in {seconds:.1f} s")
 
 
