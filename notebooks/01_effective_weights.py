@@ -283,14 +283,14 @@ for name, options in settings.items():
 #
 # Count what a layer actually stores: every `nnx.Param` in its state (the fast weights `r`, `s`
 # are a `Param` subclass, `bel.FastWeight`), and the bytes of each array (its size times the
-# bytes of one entry, which is what `array.nbytes` reports). The comparison is a naive ensemble:
+# bytes of one entry, which is what `array.nbytes` reports); `bel.compare.parameter_count` and
+# `bel.compare.state_bytes` do exactly this. The comparison is a naive ensemble:
 # `E` separate `nnx.Linear` layers of the same shape.
 
 # %%
 def parameters_and_bytes(module: nnx.Module) -> tuple[int, int]:
-    """Number of parameters and their bytes, read from the module's state."""
-    arrays = jax.tree.leaves(nnx.state(module, nnx.Param))
-    return sum(a.size for a in arrays), sum(a.size * a.dtype.itemsize for a in arrays)
+    """Number of parameters and their bytes, read from the module's state by `bel.compare`."""
+    return bel.compare.parameter_count(module), bel.compare.state_bytes(module)
 
 
 state = nnx.state(layer, nnx.Param)

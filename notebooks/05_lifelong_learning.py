@@ -98,19 +98,13 @@ print(f"task 0 test accuracy: {lifelong.task_accuracies(model, test_tasks[:1])[0
 # 4. `set_member(model, 1, new)` writes them into row 1 and nowhere else.
 
 # %%
-def count(state):
-    """How many numbers the arrays of an nnx state hold."""
-    return sum(leaf.size for leaf in jax.tree.leaves(state))
-
-
-# %%
 rngs = nnx.Rngs(2)  # one stream for every new member's r and s
 lifelong.add_member(model, rngs)
 new = lifelong.member(model, 1)
-trainable = nnx.state(new, nnx.Param)
-frozen = nnx.state(new, lifelong.FrozenWeight)
-print(f"trainable in member 1: {count(trainable)} parameters (r, s, bias of 3 layers)")
-print(f"frozen, shared with member 0: {count(frozen)} (the kernels W)")
+trainable = bel.compare.parameter_count(new, nnx.Param)
+frozen = bel.compare.parameter_count(new, lifelong.FrozenWeight)
+print(f"trainable in member 1: {trainable} parameters (r, s, bias of 3 layers)")
+print(f"frozen, shared with member 0: {frozen} (the kernels W)")
 
 # %% [markdown]
 # Now train member 1 on task 1 and write it back. Before that, take a snapshot of member 0 and the
@@ -240,7 +234,7 @@ fig = lifelong_plots.task_maps(
 
 # %%
 cost = lifelong.parameter_cost(model)
-separate = count(nnx.state(bel.mlp(2, 2, hidden=(64, 64), rngs=0), nnx.Param))
+separate = bel.compare.parameter_count(bel.mlp(2, 2, hidden=(64, 64), rngs=0))
 print(f"shared kernels W (paid once):  {cost['shared']}")
 print(f"one more task, lifelong:       {cost['per_task']}")
 print(f"one more task, separate model: {separate}")
