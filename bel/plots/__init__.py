@@ -6,7 +6,7 @@ comparison figures; ``bel.plots.lifelong`` the task-by-task accuracy matrices an
 maps. Import this package explicitly: ``import bel.plots``.
 """
 
-from bel.plots import style
+from bel.plots import style as style
 from bel.plots.lifelong import *  # noqa: F403
 from bel.plots.predictions import *  # noqa: F403
 from bel.plots.weights import *  # noqa: F403
