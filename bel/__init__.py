@@ -1,18 +1,30 @@
 """bel: BatchEnsemble, learned interactively (JAX + Flax NNX).
 
-The computing core: :class:`BatchEnsembleLinear` and its naive twin, the member-major layout
+The computing core: :class:`BatchEnsembleLinear`, :class:`BatchEnsembleConv` and their naive twins, the member-major layout
 (:func:`tile` / :func:`untile`), whole-model conversion and the fast-weight optimiser recipe.
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 
 from bel import compare, data, diversity, lifelong, metrics, optim, sharding, train
 from bel.convert import batchensemble, naive_ensemble
-from bel.layers import BatchEnsembleLinear, FastWeight, NaiveEnsembleLinear, tile, untile
+from bel.layers import (
+    BatchEnsembleConv,
+    BatchEnsembleLinear,
+    FastWeight,
+    NaiveEnsembleConv,
+    NaiveEnsembleLinear,
+    num_members,
+    tile,
+    untile,
+)
 from bel.optim import fast_weight_optimizer
 from bel.train import fit, mlp, predict
 
 __all__ = [
+    "BatchEnsembleConv",
     "BatchEnsembleLinear",
+    "NaiveEnsembleConv",
+    "num_members",
     "FastWeight",
     "NaiveEnsembleLinear",
     "batchensemble",

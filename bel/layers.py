@@ -1,4 +1,4 @@
-"""BatchEnsemble and naive-ensemble linear layers, and the member-major batch layout.
+"""BatchEnsemble and naive-ensemble layers (Linear and Conv), and the member-major batch layout.
 
 A BatchEnsemble layer keeps one shared ("slow") kernel ``W`` of shape ``[in, out]`` and, per member
 ``i``, two "fast" vectors ``r_i`` (``[in]``) and ``s_i`` (``[out]``). Member ``i`` computes
@@ -20,11 +20,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from flax.nnx.nn.linear import canonicalize_padding
 
 __all__ = [
     "FastWeight",
     "BatchEnsembleLinear",
     "NaiveEnsembleLinear",
+    "BatchEnsembleConv",
+    "NaiveEnsembleConv",
+    "ENSEMBLE_LAYERS",
+    "num_members",
     "tile",
     "untile",
     "INITS",
@@ -61,26 +66,54 @@ def _check_num_members(num_members: Any) -> int:
     return num_members
 
 
-def _check_base_layer(base_layer: Any) -> None:
-    if not isinstance(base_layer, nnx.Linear):
+def _qualname(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _check_base_layer(base_layer: Any, kind: type, name: str) -> None:
+    """``base_layer`` must be a plain ``kind`` (nnx.Linear or nnx.Conv), never an ensemble layer."""
+    if isinstance(base_layer, ENSEMBLE_LAYERS):
         raise ValueError(
-            f"base_layer must be a flax.nnx.Linear, got {type(base_layer).__module__}."
-            f"{type(base_layer).__qualname__}"
+            f"{name} expects a plain flax.nnx.{kind.__name__} as base_layer, got an ensemble layer "
+            f"({type(base_layer).__name__} with {base_layer.num_members} members): convert the "
+            f"original layer instead"
+        )
+    if not isinstance(base_layer, kind):
+        raise ValueError(
+            f"base_layer must be a flax.nnx.{kind.__name__}, got {_qualname(base_layer)}"
         )
 
 
-def _check_member_major(inputs: jax.Array, in_features: int, num_members: int, name: str) -> None:
-    """Raise a readable ValueError for inputs that are not an [E*B, ..., in_features] batch."""
+def _check_init(init: Any, r_std: Any, s_std: Any) -> None:
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    for name, std in (("r_std", r_std), ("s_std", s_std)):
+        if not std >= 0:  # also rejects NaN
+            raise ValueError(f"{name} must be >= 0, got {std!r}")
+
+
+def _check_member_major(
+    inputs: jax.Array, num_members: int, name: str, *, features: int, rank: int | None = None
+) -> None:
+    """Raise a readable ValueError for inputs that are not a member-major batch.
+
+    ``rank=None`` accepts ``[E*B, ..., features]`` (rank >= 2, the Linear layers); an int demands
+    exactly that rank, ``[E*B, spatial..., features]`` (the Conv layers).
+    """
     shape = tuple(getattr(inputs, "shape", ()))
-    if len(shape) < 2:
+    if rank is None:
+        layout, ok = f"[E*B, ..., {features}] (rank >= 2)", len(shape) >= 2
+    else:
+        spatial = ", ".join(f"d{i}" for i in range(1, rank - 1))
+        layout, ok = f"[E*B, {spatial}, {features}] (rank {rank})", len(shape) == rank
+    if not ok:
         raise ValueError(
-            f"{name} expects inputs of shape [E*B, ..., {in_features}] (rank >= 2), "
-            f"got shape {shape} (rank {len(shape)})"
+            f"{name} expects inputs of shape {layout}, got shape {shape} (rank {len(shape)})"
         )
-    if shape[-1] != in_features:
+    if shape[-1] != features:
+        what = "in_features" if rank is None else "in_features (channels last)"
         raise ValueError(
-            f"{name} expects the last axis of inputs to be in_features={in_features}, "
-            f"got shape {shape}"
+            f"{name} expects the last axis of inputs to be {what}={features}, got shape {shape}"
         )
     if shape[0] % num_members != 0:
         raise ValueError(
@@ -90,12 +123,33 @@ def _check_member_major(inputs: jax.Array, in_features: int, num_members: int, n
         )
 
 
-def _draw_factor(
-    key: jax.Array, shape: tuple[int, int], init: str, mean: float, std: float, dtype: Any
+def _member_keys(key: jax.Array, num_members: int) -> jax.Array:
+    """One key per member, ``fold_in(key, k)``: member k's draw does not depend on E."""
+    return jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_members))
+
+
+def _draw_factors(
+    key: jax.Array, num_members: int, size: int, init: str, mean: float, std: float, dtype: Any
 ) -> jax.Array:
+    """``[num_members, size]`` factors; row k is drawn from its own key (a prefix of E+1 is E)."""
+    keys = _member_keys(key, num_members)
     if init == "random_sign":
-        return jax.random.rademacher(key, shape, dtype=dtype)
-    return (mean + std * jax.random.normal(key, shape)).astype(dtype)
+        return jax.vmap(lambda k: jax.random.rademacher(k, (size,), dtype=dtype))(keys)
+    z = jax.vmap(lambda k: jax.random.normal(k, (size,)))(keys)
+    return (mean + std * z).astype(dtype)
+
+
+def _blockwise(y: jax.Array, factors: jax.Array, num_members: int, op: str = "mul") -> jax.Array:
+    """Multiply (or add) member-major rows of ``y [E*B, ..., f]`` by ``factors [E, f]``, blockwise.
+
+    Only the row axis is split into ``[E, B]``: a batch sharded along its rows (see
+    :mod:`bel.sharding`) keeps its sharding on the member axis, with no resharding.
+    """
+    shape = y.shape
+    blocks = y.reshape((num_members, shape[0] // num_members) + shape[1:])
+    per_member = factors[(slice(None),) + (None,) * (len(shape) - 1)]  # [E, 1, ..., 1, f]
+    out = blocks * per_member if op == "mul" else blocks + per_member
+    return out.reshape(shape)
 
 
 class BatchEnsembleLinear(nnx.Linear):
@@ -110,7 +164,7 @@ class BatchEnsembleLinear(nnx.Linear):
     >>> from flax import nnx
     >>> import bel
     >>> base = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
-    >>> layer = bel.BatchEnsembleLinear(base, 1, num_members=4)
+    >>> layer = bel.BatchEnsembleLinear(base, 1, 4)      # rngs=1, num_members=4
     >>> layer.kernel.shape, layer.r.shape, layer.s.shape, layer.bias.shape
     ((3, 2), (4, 3), (4, 2), (4, 2))
     >>> x = jnp.ones((5, 3))
@@ -123,7 +177,8 @@ class BatchEnsembleLinear(nnx.Linear):
     True
 
     Args:
-      base_layer: the ``nnx.Linear`` to turn into an ensemble. Its sizes, ``use_bias``, ``dtype``,
+      base_layer: the plain ``nnx.Linear`` to turn into an ensemble (an ensemble layer is
+        refused). Its sizes, ``use_bias``, ``dtype``,
         ``param_dtype``, ``precision``, ``dot_general``, ``promote_dtype`` and
         ``preferred_element_type`` are kept.
       rngs: an ``nnx.Rngs`` or an int seed; draws ``r``, ``s`` and (when ``use_base_weights`` is
@@ -145,6 +200,11 @@ class BatchEnsembleLinear(nnx.Linear):
       r: :class:`FastWeight` ``[num_members, in_features]``.
       s: :class:`FastWeight` ``[num_members, out_features]``.
       in_features, out_features, use_bias, num_members: ints / bool as named.
+
+    Every argument after ``num_members`` is keyword-only, as in flax's own layers. Member ``k``'s
+    ``r_k`` and ``s_k`` are drawn from their own key, so they do not depend on ``num_members``:
+    the first ``E`` members of a larger ensemble drawn with the same ``rngs`` equal an
+    ``E``-member ensemble.
     """
 
     def __init__(
@@ -152,6 +212,7 @@ class BatchEnsembleLinear(nnx.Linear):
         base_layer: nnx.Linear,
         rngs: nnx.Rngs | int,
         num_members: int,
+        *,
         use_base_weights: bool = True,
         init: str = "normal",
         r_mean: float = 1.0,
@@ -159,45 +220,24 @@ class BatchEnsembleLinear(nnx.Linear):
         s_mean: float = 1.0,
         s_std: float = 0.5,
     ):
-        _check_base_layer(base_layer)
+        _check_base_layer(base_layer, nnx.Linear, "BatchEnsembleLinear")
         rngs = _as_rngs(rngs)
         num_members = _check_num_members(num_members)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
-        for name, std in (("r_std", r_std), ("s_std", s_std)):
-            if not std >= 0:  # also rejects NaN
-                raise ValueError(f"{name} must be >= 0, got {std!r}")
-
+        _check_init(init, r_std, s_std)
         self.in_features = base_layer.in_features
         self.out_features = base_layer.out_features
         self.use_bias = base_layer.use_bias
         self.num_members = num_members
-        self.init = init
         self.dtype = base_layer.dtype
         self.param_dtype = base_layer.param_dtype
         self.precision = base_layer.precision
         self.dot_general = base_layer.dot_general
         self.promote_dtype = base_layer.promote_dtype
         self.preferred_element_type = base_layer.preferred_element_type
-
-        n_in, n_out, pdtype = self.in_features, self.out_features, self.param_dtype
-        if use_base_weights:
-            self.kernel = base_layer.kernel  # shared: the same Param object
-        else:
-            self.kernel = nnx.Param(_default_kernel_init(rngs.params(), (n_in, n_out), pdtype))
-        self.bias: nnx.Param | None
-        if not self.use_bias:
-            self.bias = nnx.data(None)
-        elif use_base_weights:
-            self.bias = nnx.Param(jnp.tile(base_layer.bias[...][None, :], (num_members, 1)))
-        else:
-            self.bias = nnx.Param(_default_bias_init(rngs.params(), (num_members, n_out), pdtype))
-        self.r = FastWeight(
-            _draw_factor(rngs.params(), (num_members, n_in), init, r_mean, r_std, pdtype)
+        _init_ensemble_params(
+            self, base_layer, rngs, (self.in_features, self.out_features), use_base_weights
         )
-        self.s = FastWeight(
-            _draw_factor(rngs.params(), (num_members, n_out), init, s_mean, s_std, pdtype)
-        )
+        _init_fast_weights(self, rngs, init, r_mean, r_std, s_mean, s_std)
 
     def effective_weights(self) -> jax.Array:
         """Every member's explicit weight ``W ∘ (r_i s_iᵀ)``, shape ``[num_members, in, out]``.
@@ -213,31 +253,73 @@ class BatchEnsembleLinear(nnx.Linear):
         Computes ``((x ∘ r) W) ∘ s + bias`` blockwise: rows ``[k*B, (k+1)*B)`` use ``r_k``, ``s_k``
         and ``bias_k``. Returns ``[E*B, ..., out_features]``.
         """
-        _check_member_major(inputs, self.in_features, self.num_members, "BatchEnsembleLinear")
+        E = self.num_members
+        _check_member_major(inputs, E, "BatchEnsembleLinear", features=self.in_features)
         kernel = self.kernel[...]
         bias = self.bias[...] if self.bias is not None else None
         inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
-        r = self.r[...].astype(inputs.dtype)
-        s = self.s[...].astype(kernel.dtype)
-
-        E, shape = self.num_members, inputs.shape
-        # View the rows as [E, rows-per-member, ..., features] so that r_k, s_k and bias_k broadcast
-        # over member k's block. Only the row axis is split: a batch sharded along its rows (see
-        # bel.sharding) then keeps its sharding on the member axis, with no resharding.
-        blocks = (E, shape[0] // E) + shape[1:-1]
-        per_member = (slice(None),) + (None,) * (len(shape) - 1)  # [E, f] -> [E, 1, ..., 1, f]
-        x = (inputs.reshape(blocks + (self.in_features,)) * r[per_member]).reshape(shape)
+        x = _blockwise(inputs, self.r[...].astype(inputs.dtype), E)
         kwargs: dict[str, Any] = {"out_sharding": out_sharding}
         if self.preferred_element_type is not None:
             kwargs["preferred_element_type"] = self.preferred_element_type
         y = self.dot_general(
             x, kernel, (((x.ndim - 1,), (0,)), ((), ())), precision=self.precision, **kwargs
         )
-        # ∘ s (+ bias), blockwise again.
-        y = y.reshape(blocks + (self.out_features,)) * s[per_member]
-        if bias is not None:
-            y = y + bias[per_member]
-        return y.reshape(shape[:-1] + (self.out_features,))
+        y = _blockwise(y, self.s[...].astype(kernel.dtype), E)
+        return y if bias is None else _blockwise(y, bias, E, op="add")
+
+
+def _init_ensemble_params(
+    layer: nnx.Module,
+    base_layer: nnx.Module,
+    rngs: nnx.Rngs,
+    kernel_shape: tuple[int, ...],
+    use_base_weights: bool,
+) -> None:
+    """The shared kernel ``W`` and the per-member bias of a BatchEnsemble layer (Linear or Conv)."""
+    E, n_out, pdtype = layer.num_members, kernel_shape[-1], layer.param_dtype
+    if use_base_weights:
+        layer.kernel = base_layer.kernel  # shared: the same Param object
+    else:
+        layer.kernel = nnx.Param(_default_kernel_init(rngs.params(), kernel_shape, pdtype))
+    if not layer.use_bias:
+        layer.bias = nnx.data(None)
+    elif use_base_weights:
+        layer.bias = nnx.Param(jnp.tile(base_layer.bias[...][None, :], (E, 1)))
+    else:
+        layer.bias = nnx.Param(_default_bias_init(rngs.params(), (E, n_out), pdtype))
+
+
+def _init_fast_weights(
+    layer: nnx.Module,
+    rngs: nnx.Rngs,
+    init: str,
+    r_mean: float,
+    r_std: float,
+    s_mean: float,
+    s_std: float,
+) -> None:
+    """``r [E, in]`` and ``s [E, out]`` of a BatchEnsemble layer: the one initialiser of bel."""
+    E, pdtype = layer.num_members, layer.param_dtype
+    layer.r = FastWeight(
+        _draw_factors(rngs.params(), E, layer.in_features, init, r_mean, r_std, pdtype)
+    )
+    layer.s = FastWeight(
+        _draw_factors(rngs.params(), E, layer.out_features, init, s_mean, s_std, pdtype)
+    )
+
+
+def _naive_params(layer: nnx.Module, rngs: nnx.Rngs, kernel_shape: tuple[int, ...]) -> None:
+    """``E`` independent lecun-normal kernels (member k from its own key) and zero biases."""
+    E, pdtype = layer.num_members, layer.param_dtype
+    keys = _member_keys(rngs.params(), E)
+    layer.kernel = nnx.Param(
+        jax.vmap(lambda k: _default_kernel_init(k, kernel_shape, pdtype))(keys)
+    )
+    if layer.use_bias:
+        layer.bias = nnx.Param(jnp.zeros((E, kernel_shape[-1]), pdtype))
+    else:
+        layer.bias = nnx.data(None)
 
 
 class NaiveEnsembleLinear(nnx.Module):
@@ -245,13 +327,13 @@ class NaiveEnsembleLinear(nnx.Module):
 
     The honest baseline for BatchEnsemble: the same member-major call convention, but
     ``E·(in·out + out)`` parameters instead of ``in·out + E·(in + 2·out)``. Every member's kernel is
-    drawn afresh with ``nnx.Linear``'s default initialiser (lecun-normal) and its bias starts at
-    zero; sizes, ``use_bias`` and dtypes come from ``base_layer``.
+    drawn afresh with ``nnx.Linear``'s default initialiser (lecun-normal, member ``k`` from its own
+    key) and its bias starts at zero; sizes, ``use_bias`` and dtypes come from ``base_layer``.
 
     >>> import jax.numpy as jnp
     >>> from flax import nnx
     >>> import bel
-    >>> layer = bel.NaiveEnsembleLinear(nnx.Linear(3, 2, rngs=nnx.Rngs(0)), 1, num_members=4)
+    >>> layer = bel.NaiveEnsembleLinear(nnx.Linear(3, 2, rngs=nnx.Rngs(0)), 1, 4)
     >>> layer.kernel.shape, layer.bias.shape
     ((4, 3, 2), (4, 2))
     >>> x = jnp.ones((5, 3))
@@ -261,26 +343,17 @@ class NaiveEnsembleLinear(nnx.Module):
     """
 
     def __init__(self, base_layer: nnx.Linear, rngs: nnx.Rngs | int, num_members: int):
-        _check_base_layer(base_layer)
+        _check_base_layer(base_layer, nnx.Linear, "NaiveEnsembleLinear")
         rngs = _as_rngs(rngs)
-        num_members = _check_num_members(num_members)
+        self.num_members = _check_num_members(num_members)
         self.in_features = base_layer.in_features
         self.out_features = base_layer.out_features
         self.use_bias = base_layer.use_bias
-        self.num_members = num_members
         self.dtype = base_layer.dtype
         self.param_dtype = base_layer.param_dtype
         self.precision = base_layer.precision
         self.promote_dtype = base_layer.promote_dtype
-        shape = (num_members, self.in_features, self.out_features)
-        keys = jax.random.split(rngs.params(), num_members)
-        kernels = [_default_kernel_init(k, shape[1:], self.param_dtype) for k in keys]
-        self.kernel = nnx.Param(jnp.stack(kernels))
-        self.bias: nnx.Param | None
-        if self.use_bias:
-            self.bias = nnx.Param(jnp.zeros((num_members, self.out_features), self.param_dtype))
-        else:
-            self.bias = nnx.data(None)
+        _naive_params(self, rngs, (self.in_features, self.out_features))
 
     def effective_weights(self) -> jax.Array:
         """The members' kernels, ``[num_members, in, out]`` (same interface as BatchEnsemble)."""
@@ -288,17 +361,254 @@ class NaiveEnsembleLinear(nnx.Module):
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
         """Forward pass on a member-major batch ``[E*B, ..., in_features]``."""
-        _check_member_major(inputs, self.in_features, self.num_members, "NaiveEnsembleLinear")
+        E = self.num_members
+        _check_member_major(inputs, E, "NaiveEnsembleLinear", features=self.in_features)
         kernel = self.kernel[...]
         bias = self.bias[...] if self.bias is not None else None
         inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
-        E, shape = self.num_members, inputs.shape
+        shape = inputs.shape
         # Split only the row axis into member blocks (keeps a row-sharded batch's sharding).
         x = inputs.reshape((E, shape[0] // E) + shape[1:])
         y = jnp.einsum("eb...i,eio->eb...o", x, kernel, precision=self.precision)
-        if bias is not None:
-            y = y + bias[(slice(None),) + (None,) * (len(shape) - 1)]
-        return y.reshape(shape[:-1] + (self.out_features,))
+        y = y.reshape(shape[:-1] + (self.out_features,))
+        return y if bias is None else _blockwise(y, bias, E, op="add")
+
+
+# --------------------------------------------------------------------------------------------------
+# convolutions
+
+
+def _check_conv_base(base_layer: Any, name: str) -> None:
+    _check_base_layer(base_layer, nnx.Conv, name)
+    if base_layer.feature_group_count != 1:
+        raise ValueError(
+            f"{name} supports feature_group_count=1 only (r and s scale whole channels), got "
+            f"feature_group_count={base_layer.feature_group_count}"
+        )
+
+
+def _copy_conv_config(layer: nnx.Module, base: nnx.Conv) -> None:
+    for name in (
+        "in_features", "out_features", "kernel_size", "strides", "padding", "input_dilation",
+        "kernel_dilation", "feature_group_count", "use_bias", "dtype", "param_dtype",
+        "precision", "conv_general_dilated", "promote_dtype", "preferred_element_type",
+    ):  # fmt: skip
+        setattr(layer, name, getattr(base, name))
+    layer.kernel_shape = tuple(base.kernel_shape)
+    layer.mask = None if base.mask is None else nnx.data(jnp.asarray(base.mask))
+
+
+def _convolve(layer: nnx.Module, x: jax.Array, kernel: jax.Array, out_sharding: Any) -> jax.Array:
+    """``nnx.Conv``'s convolution of ``x [B, spatial..., C_in]`` with one kernel, without bias.
+
+    Strides, padding (``"SAME"``, ``"VALID"``, ``"CIRCULAR"``, ``"REFLECT"``, ``"CAUSAL"``, ints
+    or pairs), input and kernel dilation behave exactly as in ``flax.nnx.Conv``.
+    """
+    kernel_size = layer.kernel_size
+    nd = len(kernel_size)
+
+    def per_axis(v: Any) -> tuple[int, ...]:
+        v = 1 if v is None else v
+        return (v,) * nd if isinstance(v, int) else tuple(v)
+
+    strides, kernel_dilation = per_axis(layer.strides), per_axis(layer.kernel_dilation)
+    padding = canonicalize_padding(layer.padding, nd)
+    if padding in ("CIRCULAR", "REFLECT"):
+        dilated = [(k - 1) * d + 1 for k, d in zip(kernel_size, kernel_dilation, strict=True)]
+        pads = [(0, 0)] + [((k - 1) // 2, k // 2) for k in dilated] + [(0, 0)]
+        x = jnp.pad(x, pads, mode={"CIRCULAR": "wrap", "REFLECT": "reflect"}[padding])
+        padding = "VALID"
+    elif padding == "CAUSAL":
+        if nd != 1:
+            raise ValueError("Causal padding is only implemented for 1D convolutions.")
+        x = jnp.pad(x, [(0, 0), (kernel_dilation[0] * (kernel_size[0] - 1), 0), (0, 0)])
+        padding = "VALID"
+    kwargs: dict[str, Any] = {"out_sharding": out_sharding}
+    if layer.preferred_element_type is not None:
+        kwargs["preferred_element_type"] = layer.preferred_element_type
+    spec = (0, nd + 1) + tuple(range(1, nd + 1))  # channels last, like flax
+    return layer.conv_general_dilated(
+        x,
+        kernel,
+        strides,
+        padding,
+        lhs_dilation=per_axis(layer.input_dilation),
+        rhs_dilation=kernel_dilation,
+        dimension_numbers=jax.lax.ConvDimensionNumbers(spec, (nd + 1, nd) + tuple(range(nd)), spec),
+        precision=layer.precision,
+        **kwargs,
+    )
+
+
+class BatchEnsembleConv(nnx.Conv):
+    """BatchEnsemble convolution built from an ``nnx.Conv``: ``r`` scales input channels, ``s``
+    output channels.
+
+    Member ``i``'s effective kernel is ``W ∘ (r_i s_iᵀ)`` broadcast over the spatial axes,
+    ``W[..., c, d] · r_i[c] · s_i[d]``, and since a convolution is linear in its input channels,
+    ``conv(x, W ∘ r_i s_iᵀ) = conv(x ∘ r_i, W) ∘ s_i``. The right-hand side is what runs: **one**
+    convolution for all members on a member-major batch ``[E*B, spatial..., C_in]``, never E
+    kernels.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> import bel
+    >>> base = nnx.Conv(3, 5, kernel_size=(3, 3), rngs=nnx.Rngs(0))
+    >>> layer = bel.BatchEnsembleConv(base, 1, 4, init="random_sign")
+    >>> layer.kernel.shape, layer.r.shape, layer.s.shape, layer.bias.shape
+    ((3, 3, 3, 5), (4, 3), (4, 5), (4, 5))
+    >>> x = jnp.ones((2, 8, 8, 3))                     # 2 images, 8x8, 3 channels
+    >>> y = bel.untile(layer(bel.tile(x, 4)), 4)       # [4 members, 2, 8, 8, 5]
+    >>> W_eff = layer.effective_weights()              # [4, 3, 3, 3, 5]
+    >>> one = nnx.Conv(3, 5, kernel_size=(3, 3), rngs=nnx.Rngs(0))
+    >>> one.kernel[...] = W_eff[2]; one.bias[...] = layer.bias[2]
+    >>> bool(jnp.allclose(y[2], one(x), atol=1e-5))   # member 2 = an ordinary Conv
+    True
+
+    Args:
+      base_layer: the plain ``nnx.Conv`` to turn into an ensemble; its kernel size, strides,
+        padding, dilations, ``use_bias``, mask and dtypes are kept. ``feature_group_count > 1`` is
+        refused (r and s scale whole channels).
+      rngs, num_members, use_base_weights, init, r_mean, r_std, s_mean, s_std: as for
+        :class:`BatchEnsembleLinear` (``r`` has ``in_features`` entries per member, ``s``
+        ``out_features``).
+
+    Attributes:
+      kernel: ``nnx.Param`` ``[*kernel_size, in_features, out_features]``, the shared ``W``.
+      bias: ``nnx.Param`` ``[num_members, out_features]`` or None.
+      r, s: :class:`FastWeight` ``[num_members, in_features]`` and ``[num_members, out_features]``.
+    """
+
+    def __init__(
+        self,
+        base_layer: nnx.Conv,
+        rngs: nnx.Rngs | int,
+        num_members: int,
+        *,
+        use_base_weights: bool = True,
+        init: str = "normal",
+        r_mean: float = 1.0,
+        r_std: float = 0.5,
+        s_mean: float = 1.0,
+        s_std: float = 0.5,
+    ):
+        _check_conv_base(base_layer, "BatchEnsembleConv")
+        rngs = _as_rngs(rngs)
+        num_members = _check_num_members(num_members)
+        _check_init(init, r_std, s_std)
+        self.num_members = num_members
+        _copy_conv_config(self, base_layer)
+        _init_ensemble_params(self, base_layer, rngs, self.kernel_shape, use_base_weights)
+        _init_fast_weights(self, rngs, init, r_mean, r_std, s_mean, s_std)
+
+    def effective_weights(self) -> jax.Array:
+        """Every member's explicit kernel ``W ∘ (r_i s_iᵀ)``: ``[E, *kernel_size, C_in, C_out]``.
+
+        For inspection and drawing only: the forward pass never forms these E kernels.
+        """
+        kernel, r, s = self.kernel[...], self.r[...], self.s[...]
+        spatial = (None,) * len(self.kernel_size)
+        return (
+            kernel[None]
+            * r[(slice(None),) + spatial + (slice(None), None)]
+            * s[(slice(None),) + spatial + (None, slice(None))]
+        )
+
+    def __call__(self, inputs: jax.Array, out_sharding: Any = None) -> jax.Array:
+        """Forward pass on a member-major batch ``[E*B, spatial..., in_features]``.
+
+        ``conv(x ∘ r, W) ∘ s + bias`` blockwise, one convolution for all members. Returns
+        ``[E*B, spatial'..., out_features]``.
+        """
+        E = self.num_members
+        rank = len(self.kernel_size) + 2
+        _check_member_major(inputs, E, "BatchEnsembleConv", features=self.in_features, rank=rank)
+        kernel = self.kernel[...]
+        if self.mask is not None:
+            kernel = kernel * self.mask
+        bias = self.bias[...] if self.bias is not None else None
+        inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
+        x = _blockwise(inputs, self.r[...].astype(inputs.dtype), E)
+        y = _convolve(self, x, kernel, out_sharding)
+        y = _blockwise(y, self.s[...].astype(y.dtype), E)
+        return y if bias is None else _blockwise(y, bias, E, op="add")
+
+
+class NaiveEnsembleConv(nnx.Module):
+    """A naive ensemble of convolutions: ``num_members`` independent kernels and biases.
+
+    The honest baseline for :class:`BatchEnsembleConv`, with the same member-major call
+    convention and ``E·(k·C_in·C_out + C_out)`` parameters.
+
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> import bel
+    >>> layer = bel.NaiveEnsembleConv(nnx.Conv(3, 5, kernel_size=(3, 3), rngs=nnx.Rngs(0)), 1, 4)
+    >>> layer.kernel.shape, layer(jnp.ones((8, 6, 6, 3))).shape
+    ((4, 3, 3, 3, 5), (8, 6, 6, 5))
+    """
+
+    def __init__(self, base_layer: nnx.Conv, rngs: nnx.Rngs | int, num_members: int):
+        _check_conv_base(base_layer, "NaiveEnsembleConv")
+        rngs = _as_rngs(rngs)
+        self.num_members = _check_num_members(num_members)
+        _copy_conv_config(self, base_layer)
+        _naive_params(self, rngs, self.kernel_shape)
+
+    def effective_weights(self) -> jax.Array:
+        """The members' kernels, ``[num_members, *kernel_size, C_in, C_out]``."""
+        return self.kernel[...]
+
+    def __call__(self, inputs: jax.Array, out_sharding: Any = None) -> jax.Array:
+        """Forward pass on a member-major batch ``[E*B, spatial..., in_features]``."""
+        E = self.num_members
+        rank = len(self.kernel_size) + 2
+        _check_member_major(inputs, E, "NaiveEnsembleConv", features=self.in_features, rank=rank)
+        kernel = self.kernel[...]
+        if self.mask is not None:
+            kernel = kernel * self.mask
+        bias = self.bias[...] if self.bias is not None else None
+        inputs, kernel, bias = self.promote_dtype((inputs, kernel, bias), dtype=self.dtype)
+        x = inputs.reshape((E, inputs.shape[0] // E) + inputs.shape[1:])
+        y = jax.vmap(lambda xe, ke: _convolve(self, xe, ke, out_sharding))(x, kernel)
+        y = y.reshape((inputs.shape[0],) + y.shape[2:])
+        return y if bias is None else _blockwise(y, bias, E, op="add")
+
+
+ENSEMBLE_LAYERS = (BatchEnsembleLinear, NaiveEnsembleLinear, BatchEnsembleConv, NaiveEnsembleConv)
+
+
+def num_members(model: Any) -> int:
+    """The number of ensemble members ``E`` a model holds: 1 for a model without ensemble layers.
+
+    Every ensemble layer of the model must agree; a model whose layers disagree is refused with a
+    ValueError that lists them. ``bel.fit``, ``bel.predict``, ``bel.compare`` and the plots ask
+    the model this way, so nobody has to pass ``E`` next to a model that already knows it.
+
+    >>> import bel
+    >>> bel.num_members(bel.mlp(2, 2, rngs=0))
+    1
+    >>> bel.num_members(bel.batchensemble(bel.mlp(2, 2, rngs=0), 3, rngs=1))
+    3
+    """
+    if not isinstance(model, nnx.Module):
+        raise ValueError(f"num_members expects an nnx.Module, got {_qualname(model)}")
+    found: dict[int, list[str]] = {}
+    for path, module in nnx.iter_modules(model):
+        if isinstance(module, ENSEMBLE_LAYERS):
+            where = "/".join(map(str, path)) or type(module).__name__
+            found.setdefault(module.num_members, []).append(where)
+    if not found:
+        return 1
+    if len(found) > 1:
+        detail = "; ".join(
+            f"{E} members at {', '.join(paths)}" for E, paths in sorted(found.items())
+        )
+        raise ValueError(
+            f"num_members expects every ensemble layer of a model to have the same number of "
+            f"members, got {detail}"
+        )
+    return next(iter(found))
 
 
 def tile(x: jax.Array, num_members: int) -> jax.Array:

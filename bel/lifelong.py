@@ -29,7 +29,7 @@ import numpy as np
 from flax import nnx
 
 from bel.data import rotate, two_moons
-from bel.layers import BatchEnsembleLinear, FastWeight, _as_rngs, _draw_factor
+from bel.layers import BatchEnsembleLinear, FastWeight, _as_rngs, _draw_factors
 from bel.metrics import accuracy
 from bel.train import predict
 
@@ -107,7 +107,7 @@ def add_member(
     model: M,
     rngs: nnx.Rngs | int,
     *,
-    init: str | None = None,
+    init: str = "normal",
     r_mean: float = 1.0,
     r_std: float = 0.5,
     s_mean: float = 1.0,
@@ -116,9 +116,9 @@ def add_member(
 ) -> M:
     """Append one member to every :class:`~bel.BatchEnsembleLinear` in ``model``, in place.
 
-    Each layer's ``r`` and ``s`` gain a row drawn like the layer's own (``init`` defaults to the
-    layer's ``init``; a layer does not remember its Gaussian's mean and std, so pass them if you
-    built it with others than the defaults N(1, 0.5²)). All layers draw from the one ``rngs``
+    Each layer's ``r`` and ``s`` gain a row drawn with ``init`` (``"normal"`` or
+    ``"random_sign"``; a layer does not remember how it was initialised, so pass the init, means
+    and stds if you built it with others than the defaults N(1, 0.5²)). All layers draw from the one ``rngs``
     stream, in tree order. The new bias row is the ``"mean"`` of the existing members' rows (the
     point the shared ``W`` was trained around; with one member, a copy of its bias) or
     ``"zeros"``. Existing rows and the kernels are left bit-identical. Returns ``model``.
@@ -136,16 +136,16 @@ def add_member(
     layers = _ensemble_layers(model, "add_member")
     if bias not in BIAS_INITS:
         raise ValueError(f"bias must be one of {BIAS_INITS}, got {bias!r}")
-    if init is not None and init not in ("normal", "random_sign"):
-        raise ValueError(f"init must be None, 'normal' or 'random_sign', got {init!r}")
+    if init not in ("normal", "random_sign"):
+        raise ValueError(f"init must be 'normal' or 'random_sign', got {init!r}")
     for name, std in (("r_std", r_std), ("s_std", s_std)):
         if not std >= 0:
             raise ValueError(f"{name} must be >= 0, got {std!r}")
     stream = _as_rngs(rngs)
     for layer in layers:
-        how, dtype = init or layer.init, layer.param_dtype
-        r = _draw_factor(stream.params(), (1, layer.in_features), how, r_mean, r_std, dtype)
-        s = _draw_factor(stream.params(), (1, layer.out_features), how, s_mean, s_std, dtype)
+        dtype = layer.param_dtype
+        r = _draw_factors(stream.params(), 1, layer.in_features, init, r_mean, r_std, dtype)
+        s = _draw_factors(stream.params(), 1, layer.out_features, init, s_mean, s_std, dtype)
         layer.r.set_value(jnp.concatenate([layer.r[...], r]))
         layer.s.set_value(jnp.concatenate([layer.s[...], s]))
         if layer.bias is not None:
