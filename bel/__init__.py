@@ -1,7 +1,8 @@
 """bel: BatchEnsemble, learned interactively (JAX + Flax NNX).
 
-The computing core: :class:`BatchEnsembleLinear`, :class:`BatchEnsembleConv` and their naive twins, the member-major layout
-(:func:`tile` / :func:`untile`), whole-model conversion and the fast-weight optimiser recipe.
+The computing core: :class:`BatchEnsembleLinear`, :class:`BatchEnsembleConv` and their naive
+twins, the member-major layout (:func:`tile` / :func:`untile`), the member count a model holds
+(:func:`num_members`), whole-model conversion, the one training loop and the fast-weight recipe.
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 

@@ -29,7 +29,7 @@ import numpy as np
 from flax import nnx
 
 from bel import metrics
-from bel.layers import tile
+from bel.layers import num_members, tile
 from bel.train import LOSSES, _forward, fit
 
 __all__ = [
@@ -124,12 +124,11 @@ def median_seconds(
     return float(np.median(times))
 
 
-def forward_seconds(
-    model: nnx.Module, x: Any, *, num_members: int = 1, warmup: int = 1, repeats: int = 7
-) -> float:
+def forward_seconds(model: nnx.Module, x: Any, *, warmup: int = 1, repeats: int = 7) -> float:
     """Median seconds of one compiled forward pass of all ``E`` members on ``x`` ``[N, features]``.
 
-    The model is split once and the batch tiled once (``E·N`` rows, member-major); what is timed
+    ``E`` is the model's own member count (:func:`bel.num_members`). The model is split once
+    and the batch tiled once (``E·N`` rows, member-major); what is timed
     is the compiled forward pass that :func:`bel.predict` runs, the same compiled code, so timing a
     model and shape you have already predicted with costs no compilation. (``bel.predict`` itself
     adds a fixed Python cost per call for splitting the model, which is not timed here.)
@@ -137,7 +136,7 @@ def forward_seconds(
     >>> import jax.numpy as jnp
     >>> import bel
     >>> model = bel.batchensemble(bel.mlp(2, 2, hidden=(8,), rngs=0), 4, rngs=1)
-    >>> 0 < forward_seconds(model, jnp.ones((16, 2)), num_members=4, repeats=3) < 1
+    >>> 0 < forward_seconds(model, jnp.ones((16, 2)), repeats=3) < 1
     True
     """
     _check_module(model, "forward_seconds")
@@ -149,7 +148,7 @@ def forward_seconds(
         _forward,
         graphdef,
         nnx.as_pure(state),
-        tile(x, num_members),
+        tile(x, num_members(model)),
         warmup=warmup,
         repeats=repeats,
     )
@@ -160,7 +159,6 @@ def train_step_seconds(
     x: Any,
     y: Any,
     *,
-    num_members: int = 1,
     loss: str = "cross_entropy",
     steps: int = 100,
     warmup: int = 1,
@@ -188,9 +186,7 @@ def train_step_seconds(
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
     def run() -> np.ndarray:
-        return fit(
-            nnx.clone(model), x, y, num_members=num_members, loss=loss, steps=steps, **fit_options
-        )
+        return fit(nnx.clone(model), x, y, loss=loss, steps=steps, **fit_options)
 
     return median_seconds(run, warmup=warmup, repeats=repeats) / steps
 

@@ -118,10 +118,10 @@ def add_member(
 
     Each layer's ``r`` and ``s`` gain a row drawn with ``init`` (``"normal"`` or
     ``"random_sign"``; a layer does not remember how it was initialised, so pass the init, means
-    and stds if you built it with others than the defaults N(1, 0.5²)). All layers draw from the one ``rngs``
-    stream, in tree order. The new bias row is the ``"mean"`` of the existing members' rows (the
-    point the shared ``W`` was trained around; with one member, a copy of its bias) or
-    ``"zeros"``. Existing rows and the kernels are left bit-identical. Returns ``model``.
+    and stds if you built it with others than the defaults N(1, 0.5²)). All layers draw from the
+    one ``rngs`` stream, in tree order. The new bias row is the ``"mean"`` of the existing
+    members' rows (the point the shared ``W`` was trained around; with one member, a copy of its
+    bias) or ``"zeros"``. Existing rows and the kernels are left bit-identical. Returns ``model``.
 
     >>> import jax.numpy as jnp
     >>> import bel, bel.lifelong

@@ -1,9 +1,13 @@
-"""Small models and full-batch optax training loops for the toy tasks.
+"""The one training loop of bel (:func:`fit`), prediction (:func:`predict`) and a small MLP.
+
+Both ask the model how many members it holds (:func:`bel.num_members`): nobody passes ``E`` next
+to a model that already knows it. Both check their inputs and raise a ValueError that names what
+was expected and what was received before anything is traced.
 
 Training is functional under the hood (``nnx.split`` once, ``jax.lax.scan`` over steps inside one
 ``jax.jit``), so a few hundred steps on a toy data set take a fraction of a second and compiled
-code is reused across calls with the same shapes. Learning rate and the other hyperparameters are
-traced, not static: changing them never recompiles.
+code is reused across calls with the same model structure and shapes. Learning rates, weight
+decay and the member mask are traced, not static: changing them never recompiles.
 
 Every ensemble is trained on the member-major batch ``tile(x, E)``: each member sees the same data
 (the uncertainty-baselines recipe) and the loss is the mean over members of each member's loss.
@@ -11,6 +15,7 @@ Every ensemble is trained on the member-major batch ``tile(x, E)``: each member 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -21,6 +26,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from bel.layers import num_members as model_members
 from bel.layers import tile, untile
 from bel.optim import fast_weight_optimizer
 
@@ -52,10 +58,14 @@ def mlp(
     return nnx.Sequential(*layers)
 
 
-def _loss(loss: str, outputs: jax.Array, targets: jax.Array) -> jax.Array:
-    if loss == "cross_entropy":
-        return optax.softmax_cross_entropy_with_integer_labels(outputs, targets).mean()
-    return jnp.mean((outputs - targets) ** 2)
+def _loss(kind: str, outputs: jax.Array, targets: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean over the members in ``mask`` of each member's mean loss (rows are member-major)."""
+    if kind == "cross_entropy":
+        per_row = optax.softmax_cross_entropy_with_integer_labels(outputs, targets)
+    else:
+        per_row = jnp.mean(((outputs - targets) ** 2).reshape(outputs.shape[0], -1), axis=1)
+    per_member = per_row.reshape(mask.shape[0], -1).mean(axis=1)
+    return jnp.sum(mask * per_member) / jnp.sum(mask)
 
 
 def _optimizer(graphdef: Any, params: Any, rest: Any, hyper: dict[str, jax.Array], wrt: Any):
@@ -75,93 +85,25 @@ def _init_opt_state(graphdef, params, rest, hyper, wrt):
 
 
 @partial(jax.jit, static_argnames=("graphdef", "wrt", "loss", "steps"))
-def _train_chunk(graphdef, params, rest, opt_state, x, y, hyper, wrt, loss, steps):
+def _train_chunk(graphdef, params, rest, opt_state, x, y, mask, hyper, wrt, loss, steps):
     tx = _optimizer(graphdef, params, rest, hyper, wrt)
 
-    def loss_fn(params):
-        return _loss(loss, nnx.merge(graphdef, params, rest)(x), y)
+    def loss_fn(params, rest):
+        model = nnx.merge(graphdef, params, rest)
+        value = _loss(loss, model(x), y, mask)
+        # State that is not trained (dropout RNG counts, BatchNorm statistics) moves on each step.
+        _, _, rest = nnx.split(model, wrt, ...)
+        return value, nnx.as_pure(rest)
 
     def step(carry, _):
-        params, opt_state = carry
-        value, grads = jax.value_and_grad(loss_fn)(params)
+        params, rest, opt_state = carry
+        (value, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, rest)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), value
+        return (optax.apply_updates(params, updates), rest, opt_state), value
 
-    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), None, length=steps)
-    return params, opt_state, losses
-
-
-def _check_data(x: Any, y: Any, loss: str) -> tuple[jax.Array, jax.Array]:
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    if x.ndim != 2 or y.shape[:1] != x.shape[:1]:
-        raise ValueError(
-            f"fit expects inputs [N, features] and targets with the same N, "
-            f"got inputs {x.shape} and targets {y.shape}"
-        )
-    return x, y
-
-
-def fit(
-    model: nnx.Module,
-    x: Any,
-    y: Any,
-    *,
-    num_members: int = 1,
-    loss: str = "cross_entropy",
-    steps: int = 500,
-    learning_rate: float = 1e-2,
-    fast_lr_multiplier: float = 0.5,
-    weight_decay: float = 0.0,
-    wrt: Any = nnx.Param,
-    chunk: int | None = None,
-    callback: Callable[[int, float], None] | None = None,
-) -> np.ndarray:
-    """Train ``model`` in place, full batch, on ``(tile(x, E), tile(y, E))``; return the losses.
-
-    The optimiser is :func:`bel.fast_weight_optimizer` (AdamW; r and s at
-    ``fast_lr_multiplier`` × the rate, no decay); models without fast weights get plain AdamW.
-    Only parameters matching ``wrt`` are trained (e.g. ``bel.FastWeight`` to freeze the kernels).
-    ``loss`` is ``"cross_entropy"`` (integer labels ``[N]``) or ``"mse"`` (targets ``[N, out]``).
-    With ``callback``, training runs in chunks of ``chunk`` steps and ``callback(steps_done,
-    last_loss)`` is called after each (for progress bars).
-
-    >>> import bel
-    >>> x, y = bel.data.two_moons(64, seed=0)
-    >>> model = bel.batchensemble(mlp(2, 2, hidden=(16,), rngs=0), 4, rngs=1)
-    >>> losses = fit(model, x, y, num_members=4, steps=200, learning_rate=3e-2)
-    >>> bool(losses[-1] < 0.5 * losses[0])
-    True
-    """
-    x, y = _check_data(x, y, loss)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    for name, value in (("learning_rate", learning_rate), ("weight_decay", weight_decay)):
-        if not value >= 0:
-            raise ValueError(f"{name} must be >= 0, got {value!r}")
-    xs, ys = tile(x, num_members), tile(y, num_members)
-    hyper = {
-        "learning_rate": jnp.float32(learning_rate),
-        "fast_lr_multiplier": jnp.float32(fast_lr_multiplier),
-        "weight_decay": jnp.float32(weight_decay),
-    }
-    graphdef, params, rest = nnx.split(model, wrt, ...)
-    params, rest = nnx.as_pure(params), nnx.as_pure(rest)
-    opt_state = _init_opt_state(graphdef, params, rest, hyper, wrt)
-    chunk = steps if callback is None else max(1, min(chunk or steps // 10 or 1, steps))
-    history, done = [], 0
-    while done < steps:
-        n = min(chunk, steps - done)
-        params, opt_state, losses = _train_chunk(
-            graphdef, params, rest, opt_state, xs, ys, hyper, wrt, loss, n
-        )
-        history.append(np.asarray(losses))
-        done += n
-        if callback is not None:
-            callback(done, float(history[-1][-1]))
-    nnx.update(model, params)
-    return np.concatenate(history)
+    carry = (params, rest, opt_state)
+    (params, rest, opt_state), losses = jax.lax.scan(step, carry, None, length=steps)
+    return params, rest, opt_state, losses
 
 
 @partial(jax.jit, static_argnames=("graphdef",))
@@ -169,19 +111,213 @@ def _forward(graphdef, state, x):
     return nnx.merge(graphdef, state)(x)
 
 
-def predict(model: nnx.Module, x: Any, *, num_members: int = 1) -> jax.Array:
-    """Every member's outputs on ``x`` ``[N, features]``: an ``[E, N, out]`` array.
+def _members(model: Any, num_members: Any, name: str) -> int:
+    """The model's own member count; an explicit ``num_members`` must agree with it."""
+    if not isinstance(model, nnx.Module):
+        raise ValueError(f"{name} expects a flax.nnx.Module, got {type(model).__qualname__}")
+    E = model_members(model)
+    if num_members is not None and num_members != E:
+        raise ValueError(
+            f"{name}: num_members={num_members!r} disagrees with the model, which holds {E} "
+            f"member(s); leave num_members out, the model knows it"
+        )
+    return E
 
-    Tiles ``x`` member-major, runs one compiled forward pass (cached per model structure and
-    shape), and splits the rows back per member.
+
+def _check_inputs(x: Any, name: str) -> jax.Array:
+    try:
+        x = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} expects inputs as an array [N, features...], got {x!r}") from err
+    if x.dtype.kind not in "fiub" or x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(
+            f"{name} expects numeric inputs of shape [N, features...] with N >= 1, got "
+            f"shape {x.shape} of dtype {x.dtype}"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} expects finite inputs, got NaN or inf in inputs of {x.shape}")
+    low = x.dtype in (np.float16, np.float32) or x.dtype.name == "bfloat16"
+    return jnp.asarray(x, x.dtype if low else jnp.float32)
+
+
+def _output_shape(graphdef: Any, state: Any, x: jax.Array, E: int, name: str) -> tuple:
+    """The model's output shape per row, from an abstract forward pass (nothing is compiled)."""
+    try:
+        out = jax.eval_shape(
+            lambda s, v: nnx.merge(graphdef, s)(v),
+            state,
+            jax.ShapeDtypeStruct((E,) + x.shape[1:], x.dtype),
+        )
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{name}: the model cannot take rows of shape {x.shape[1:]} (inputs of shape "
+            f"{x.shape}); expected the feature shape of the model's first layer. "
+            f"The model said: {err}"
+        ) from err
+    return tuple(out.shape[1:])
+
+
+def _check_targets(y: Any, loss: str, n: int, out: tuple, name: str) -> jax.Array:
+    y = np.asarray(y)
+    if loss == "cross_entropy":
+        if len(out) != 1:
+            raise ValueError(
+                f"{name} with loss='cross_entropy' expects a model with outputs [N, classes], got "
+                f"outputs of shape [N, {', '.join(map(str, out))}] per batch"
+            )
+        C = out[0]
+        if y.dtype.kind not in "iu" or y.shape != (n,):
+            raise ValueError(
+                f"{name} with loss='cross_entropy' expects integer class labels of shape ({n},) "
+                f"in [0, {C}), got {y.dtype} labels of shape {y.shape}"
+            )
+        if n and (y.min() < 0 or y.max() >= C):
+            raise ValueError(
+                f"{name} expects class labels in [0, {C}) for a model with {C} outputs, got "
+                f"labels from {y.min()} to {y.max()}"
+            )
+        return jnp.asarray(y, jnp.int32)
+    if y.dtype.kind not in "fiu" or y.shape != (n,) + out:
+        raise ValueError(
+            f"{name} with loss='mse' expects numeric targets of the model's output shape, "
+            f"({n}, {', '.join(map(str, out))}), got {y.dtype} targets of shape {y.shape}"
+            + (" (use y[:, None])" if y.shape == (n,) and out == (1,) else "")
+        )
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{name} expects finite targets, got NaN or inf")
+    return jnp.asarray(y, jnp.float32)
+
+
+def _check_rate(value: Any, name: str) -> jax.Array:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return jnp.float32(value)
+
+
+def _check_mask(member_mask: Any, E: int) -> jax.Array:
+    if member_mask is None:
+        return jnp.ones((E,), jnp.float32)
+    mask = np.asarray(member_mask)
+    if mask.shape != (E,) or not np.isin(mask, (0, 1)).all() or mask.sum() < 1:
+        raise ValueError(
+            f"member_mask must hold {E} entries of 0/1 (one per member of the model) with at "
+            f"least one 1, got {np.asarray(member_mask).tolist()!r}"
+        )
+    return jnp.asarray(mask, jnp.float32)
+
+
+def fit(
+    model: nnx.Module,
+    x: Any,
+    y: Any,
+    *,
+    loss: str = "cross_entropy",
+    steps: int = 500,
+    learning_rate: float = 1e-2,
+    fast_lr_multiplier: float = 0.5,
+    weight_decay: float = 0.0,
+    wrt: Any = nnx.Param,
+    member_mask: Any = None,
+    chunk: int | None = None,
+    callback: Callable[[int, float], None] | None = None,
+    num_members: int | None = None,
+) -> np.ndarray:
+    """Train ``model`` in place, full batch, on ``(tile(x, E), tile(y, E))``; return the losses.
+
+    ``E`` is the model's own member count (:func:`bel.num_members`; 1 for a plain model). The loss
+    is the mean over members of each member's mean loss: ``"cross_entropy"`` with integer labels
+    ``[N]`` in ``[0, classes)``, or ``"mse"`` with targets of the model's output shape per row
+    (``[N, out]``). The optimiser is :func:`bel.fast_weight_optimizer` (AdamW; r and s at
+    ``fast_lr_multiplier`` × the rate, no decay); only parameters matching ``wrt`` are trained
+    (e.g. ``bel.FastWeight`` to freeze the kernels).
+
+    - ``member_mask`` (``[E]`` of 0/1): only those members' losses count, so the others get zero
+      gradients and stay as they are (with AdamW's decay, their biases decay). It is data, not a
+      shape: changing it never recompiles.
+    - Every call starts a **fresh optimiser** (Adam's moments and step count at zero): two calls
+      of ``n`` steps are not one call of ``2n`` steps.
+    - The model runs in training mode (``deterministic=False``, ``use_running_average=False``)
+      without changing its own flags; state that is not trained is carried through the compiled
+      loop, so Dropout draws a fresh mask every step and BatchNorm statistics update (over all
+      ``E·N`` rows: an unconverted BatchNorm is shared by the members).
+    - ``num_members`` may be given as a check only; it must equal the model's.
+    - With ``callback``, training runs in chunks of ``chunk`` steps and ``callback(steps_done,
+      last_loss)`` is called after each (for progress bars).
+
+    Everything is checked before anything is traced; a mistake is a ValueError saying what was
+    expected and what was received.
+
+    >>> import bel
+    >>> x, y = bel.data.two_moons(64, seed=0)
+    >>> model = bel.batchensemble(mlp(2, 2, hidden=(16,), rngs=0), 4, rngs=1)
+    >>> losses = fit(model, x, y, steps=200, learning_rate=3e-2)
+    >>> bool(losses[-1] < 0.5 * losses[0])
+    True
+    """
+    E = _members(model, num_members, "fit")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    hyper = {
+        "learning_rate": _check_rate(learning_rate, "learning_rate"),
+        "fast_lr_multiplier": _check_rate(fast_lr_multiplier, "fast_lr_multiplier"),
+        "weight_decay": _check_rate(weight_decay, "weight_decay"),
+    }
+    mask = _check_mask(member_mask, E)
+    x = _check_inputs(x, "fit")
+    training = nnx.view(
+        model, deterministic=False, use_running_average=False, raise_if_not_found=False
+    )
+    graphdef, params, rest = nnx.split(training, wrt, ...)
+    params, rest = nnx.as_pure(params), nnx.as_pure(rest)
+    if np.shape(y)[:1] != x.shape[:1]:
+        raise ValueError(
+            f"fit expects as many targets as input rows, got inputs {x.shape} and targets "
+            f"{np.shape(y)}"
+        )
+    out = _output_shape(graphdef, nnx.merge_state(params, rest), x, E, "fit")
+    y = _check_targets(y, loss, x.shape[0], out, "fit")
+    xs, ys = tile(x, E), tile(y, E)
+    opt_state = _init_opt_state(graphdef, params, rest, hyper, wrt)
+    chunk = steps if callback is None else max(1, min(chunk or steps // 10 or 1, steps))
+    history, done = [], 0
+    while done < steps:
+        n = min(chunk, steps - done)
+        params, rest, opt_state, losses = _train_chunk(
+            graphdef, params, rest, opt_state, xs, ys, mask, hyper, wrt, loss, n
+        )
+        history.append(np.asarray(losses))
+        done += n
+        if callback is not None:
+            callback(done, float(history[-1][-1]))
+    nnx.update(model, params, rest)
+    return np.concatenate(history)
+
+
+def predict(model: nnx.Module, x: Any, *, num_members: int | None = None) -> jax.Array:
+    """Every member's outputs on ``x`` ``[N, features...]``: an ``[E, N, ...]`` array.
+
+    ``E`` is the model's own member count (1 for a plain model). Tiles ``x`` member-major, runs
+    one compiled forward pass in evaluation mode (``deterministic=True``,
+    ``use_running_average=True``, without changing the model's own flags; cached per model
+    structure and shape), and splits the rows back per member. ``num_members`` may be given as
+    a check only.
 
     >>> import jax.numpy as jnp
     >>> import bel
     >>> model = bel.batchensemble(mlp(2, 3, hidden=(8,), rngs=0), 4, rngs=1)
-    >>> predict(model, jnp.ones((5, 2)), num_members=4).shape
+    >>> predict(model, jnp.ones((5, 2))).shape
     (4, 5, 3)
     """
-    graphdef, state = nnx.split(model)
-    return untile(
-        _forward(graphdef, nnx.as_pure(state), tile(jnp.asarray(x), num_members)), num_members
+    E = _members(model, num_members, "predict")
+    x = _check_inputs(x, "predict")
+    evaluation = nnx.view(
+        model, deterministic=True, use_running_average=True, raise_if_not_found=False
     )
+    graphdef, state = nnx.split(evaluation)
+    state = nnx.as_pure(state)
+    _output_shape(graphdef, state, x, E, "predict")
+    return untile(_forward(graphdef, state, tile(x, E)), E)
