@@ -18,6 +18,7 @@ The same code runs on one host with simulated CPU devices or across hosts after
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ __all__ = [
     "shard_batch",
     "device_bytes",
     "collectives",
+    "collective_bytes",
 ]
 
 M = TypeVar("M")
@@ -202,6 +204,10 @@ def device_bytes(tree: Any) -> dict[int, int]:
     return dict(sorted(held.items()))
 
 
+def _compiled_text(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    return jax.jit(fn).lower(*args, **kwargs).compile().as_text()
+
+
 def collectives(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, int]:
     """Count the cross-device operations in the compiled program for ``fn(*args, **kwargs)``.
 
@@ -215,6 +221,45 @@ def collectives(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, 
     >>> collectives(lambda x: 2 * x, jnp.ones(4))
     {}
     """
-    text = jax.jit(fn).lower(*args, **kwargs).compile().as_text()
+    text = _compiled_text(fn, *args, **kwargs)
     found = {op: text.count(f" {op}(") + text.count(f" {op}-start(") for op in COLLECTIVES}
     return {op: n for op, n in found.items() if n}
+
+
+# Bytes per element of XLA's element types, as a compiled program's text spells them.
+_XLA_BYTES = {"pred": 1, "s8": 1, "u8": 1, "f16": 2, "bf16": 2, "s16": 2, "u16": 2}
+_XLA_BYTES |= {"f32": 4, "s32": 4, "u32": 4, "f64": 8, "s64": 8, "u64": 8, "c64": 8, "c128": 16}
+_ARRAY_TYPE = re.compile(r"\b([a-z][a-z0-9]*)\[([\d,]*)\]")
+
+
+def _type_bytes(result_type: str) -> int:
+    """Bytes of an HLO result type such as ``(f32[], f32[32,2]{1,0})`` (layouts ignored)."""
+    total = 0
+    for dtype, dims in _ARRAY_TYPE.findall(re.sub(r"\{[\d,]*\}", "", result_type)):
+        if dtype not in _XLA_BYTES:
+            raise ValueError(f"collective_bytes: unknown XLA element type {dtype!r}")
+        total += _XLA_BYTES[dtype] * math.prod(int(d) for d in dims.split(",") if d)
+    return total
+
+
+def collective_bytes(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, int]:
+    """Bytes each device sends into every kind of cross-device operation, for one call of ``fn``.
+
+    Compiles ``jax.jit(fn)`` like :func:`collectives` and adds up, per kind, the size of each
+    collective's result on one device: for an ``all-reduce`` that is exactly the data every device
+    contributes to the sum (a tuple of arrays when XLA bundles several sums into one operation).
+    ``{}`` means no communication. Nothing is run.
+
+    >>> import jax.numpy as jnp
+    >>> from bel.sharding import collective_bytes
+    >>> collective_bytes(lambda x: x.sum(), jnp.ones(4))     # one device: nothing to exchange
+    {}
+    """
+    text = _compiled_text(fn, *args, **kwargs)
+    found: defaultdict[str, int] = defaultdict(int)
+    for line in text.splitlines():
+        for op in COLLECTIVES:
+            match = re.search(rf"= (.*?) {op}(?:-start)?\(", line)
+            if match:
+                found[op] += _type_bytes(match.group(1))
+    return dict(found)

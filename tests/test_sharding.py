@@ -25,7 +25,7 @@ from flax import nnx
 from jax.sharding import AxisType, NamedSharding
 
 import bel
-from bel.sharding import collectives, device_bytes, shard_batch, shard_members
+from bel.sharding import collective_bytes, collectives, device_bytes, shard_batch, shard_members
 
 DEVICES = 4
 
@@ -220,6 +220,31 @@ def case_forward_needs_no_communication_backward_one_sum():
         assert set(found) == {"all-reduce"}, f"{mode}: the backward pass has {found}"
 
 
+def case_collective_bytes_is_the_shared_kernels_for_batchensemble_only():
+    """BatchEnsemble sums W's gradients across devices; a naive ensemble only sums the loss."""
+    mesh = jax.make_mesh((DEVICES,), ("members",))
+    sizes = (3, 8, 5, 2)
+    kernels = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    x = shard_batch(jax.random.normal(jax.random.key(0), (4 * 6, 3)), mesh)
+    t = shard_batch(jax.random.normal(jax.random.key(1), (4 * 6, 2)), mesh)
+    naive = bel.naive_ensemble(bel.mlp(3, 2, hidden=(8, 5), rngs=0), 4, rngs=1)
+    for name, model, expected in [
+        ("BatchEnsemble", be_model(4, 17, sizes), 4 * kernels + 4),  # W gradients + the loss
+        ("naive", naive, 4),  # the loss only
+    ]:
+        graphdef, state = nnx.split(shard_members(model, mesh))
+
+        def fwd(state, x, graphdef=graphdef):
+            return nnx.merge(graphdef, state)(x)
+
+        def loss(state, x, t, graphdef=graphdef):
+            return jnp.mean((fwd(state, x) - t) ** 2)
+
+        assert collective_bytes(fwd, state, x) == {}, name
+        found = collective_bytes(jax.value_and_grad(loss), state, x, t)
+        assert found == {"all-reduce": expected}, f"{name}: {found}, expected {expected} bytes"
+
+
 def case_members_and_data_mesh():
     """4 devices as 2 (members) x 2 (data): one member per members-slice, its rows split in two."""
     for mode, mesh in meshes((2, 2), ("members", "data")).items():
@@ -337,6 +362,16 @@ def test_model_without_ensemble_layers():
     mesh = jax.make_mesh((1,), ("members",))
     with pytest.raises(ValueError, match="at least one BatchEnsembleLinear.*Sequential with none"):
         shard_members(bel.mlp(2, 2, rngs=0), mesh)
+
+
+def test_type_bytes_reads_hlo_result_types():
+    from bel.sharding import _type_bytes
+
+    assert _type_bytes("(f32[], f32[32,2]{1,0}, bf16[3,4]{1,0})") == 4 + 4 * 64 + 2 * 12
+    assert _type_bytes("s8[5]") == 5
+    with pytest.raises(ValueError, match="unknown XLA element type 'f8e4m3'"):
+        _type_bytes("f8e4m3[2]")
+    assert collective_bytes(lambda x: 2 * x, jnp.ones(3)) == {}
 
 
 def test_one_device_mesh_changes_nothing():
