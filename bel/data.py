@@ -1,14 +1,31 @@
-"""Toy data sets, generated in code from an explicit seed (no downloads, ever).
+"""Data sets: toys generated in code, and real digits that ship inside scikit-learn (no downloads).
 
 Every function takes a ``seed`` and returns NumPy ``float32`` inputs with ``int32`` labels
 (classification) or ``float32`` targets (regression); the same seed gives the same numbers.
+
+The real data are scikit-learn's ``load_digits`` (1,797 greyscale 8×8 images of the digits 0–9,
+shipped inside the package): :func:`digits` splits them, holding some digits out of training as an
+out-of-distribution set, and :func:`shift_digits` corrupts test images with a severity knob
+(rotation, Gaussian noise, translation) for calibration-under-shift curves (Ovadia et al., 2019).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["two_moons", "spirals", "gap_regression", "grid", "rotate"]
+__all__ = [
+    "two_moons",
+    "spirals",
+    "gap_regression",
+    "grid",
+    "rotate",
+    "Digits",
+    "DIGIT_SHIFTS",
+    "digits",
+    "shift_digits",
+]
 
 
 def _check_n(n: int, name: str = "n") -> None:
@@ -118,3 +135,141 @@ def rotate(x: np.ndarray, degrees: float) -> np.ndarray:
     a = np.deg2rad(degrees)
     rotation = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]], dtype=x.dtype)
     return x @ rotation
+
+
+# --------------------------------------------------------------------------------------------------
+# Real images: scikit-learn's digits (shipped inside the package, never downloaded)
+
+DIGIT_SHIFTS: dict[str, tuple[float, ...]] = {
+    "rotate": (0.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0),  # degrees, counter-clockwise
+    "noise": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),  # std of Gaussian pixel noise ([0, 1] scale)
+    "translate": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),  # pixels, in a random direction per image
+}
+"""The corruptions :func:`shift_digits` knows, each with a ladder of severities (0 = no shift)."""
+
+
+class Digits(NamedTuple):
+    """A split of the digits: ``x_*`` are ``[N, 64]`` ``float32`` in ``[0, 1]`` (8×8, row-major).
+
+    ``y_train`` / ``y_test`` are class indices ``0..K-1`` into ``classes`` (the digit each class
+    stands for). ``x_ood`` holds every image of the held-out digits, ``ood_digits`` their digit:
+    these are not classes of the model, so they have no label a model could get right.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_ood: np.ndarray
+    ood_digits: np.ndarray
+    classes: np.ndarray
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    # Imported here, not at the top: `import bel` should not pay for importing scikit-learn.
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return np.asarray(data.data), np.asarray(data.target)
+
+
+def digits(
+    *, test_fraction: float = 0.25, held_out: tuple[int, ...] = (8, 9), seed: int = 0
+) -> Digits:
+    """scikit-learn's 8×8 digits, split per class into train / test, some digits held out.
+
+    Pixels (0–16 in the original) are divided by 16, so inputs lie in ``[0, 1]`` and the
+    background is 0. Each digit not in ``held_out`` is split on its own (stratified): a seeded
+    ``round(test_fraction · n_digit)`` of its images go to the test set, the rest to training.
+    The digits kept become classes ``0..K-1`` in increasing order (``classes[k]`` is the digit of
+    class ``k``); every image of a held-out digit goes to the out-of-distribution set ``x_ood``.
+
+    >>> d = digits(seed=0)
+    >>> d.x_train.shape, d.x_test.shape, d.x_ood.shape, d.classes.tolist()
+    ((1082, 64), (361, 64), (354, 64), [0, 1, 2, 3, 4, 5, 6, 7])
+    >>> float(d.x_train.min()), float(d.x_train.max()), sorted(set(d.ood_digits.tolist()))
+    (0.0, 1.0, [8, 9])
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+    held = tuple(held_out)
+    if any(isinstance(d, bool) or not isinstance(d, int | np.integer) for d in held):
+        raise ValueError(f"held_out must be a tuple of digits (ints 0..9), got {held_out!r}")
+    if len(set(held)) != len(held) or not all(0 <= d <= 9 for d in held) or len(held) > 8:
+        raise ValueError(
+            f"held_out must hold distinct digits 0..9 and leave at least 2 classes, got {held!r}"
+        )
+    images, targets = _load_digits()
+    x = (images / 16.0).astype(np.float32)
+    classes = np.array([d for d in range(10) if d not in held])
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for digit in classes:
+        index = rng.permutation(np.flatnonzero(targets == digit))
+        n_test = int(round(test_fraction * index.size))
+        test.append(index[:n_test])
+        train.append(index[n_test:])
+    train_index, test_index = np.concatenate(train), np.concatenate(test)
+    train_index = train_index[rng.permutation(train_index.size)]  # no class blocks in training
+    class_of = np.full(10, -1)
+    class_of[classes] = np.arange(classes.size)
+    ood_index = np.flatnonzero(np.isin(targets, held))
+    return Digits(
+        x_train=x[train_index],
+        y_train=class_of[targets[train_index]].astype(np.int32),
+        x_test=x[test_index],
+        y_test=class_of[targets[test_index]].astype(np.int32),
+        x_ood=x[ood_index],
+        ood_digits=targets[ood_index].astype(np.int32),
+        classes=classes.astype(np.int32),
+    )
+
+
+def shift_digits(x: np.ndarray, kind: str, severity: float, *, seed: int = 0) -> np.ndarray:
+    """A corrupted copy of digit images ``x`` (``[N, 64]`` or ``[N, 8, 8]``, values in [0, 1]).
+
+    ``kind`` is one of :data:`DIGIT_SHIFTS`, ``severity`` its size in natural units:
+
+    - ``"rotate"``: every image turned ``severity`` degrees counter-clockwise about its centre;
+    - ``"noise"``: ``x + ε`` with ``ε ~ N(0, severity²)`` per pixel, clipped to [0, 1];
+    - ``"translate"``: every image moved ``severity`` pixels in its own random direction
+      ``θ ~ U[0, 2π)``, i.e. by ``(severity·sin θ, severity·cos θ)`` (rows, columns).
+
+    Rotation and translation interpolate bilinearly (``scipy.ndimage``, spline order 1) and fill
+    with the background value 0. Severity 0 returns the images unchanged. The result has the shape
+    and dtype of ``x``; ``seed`` draws the noise and the directions.
+
+    >>> x = np.zeros((1, 8, 8), np.float32); x[0, 1, 3] = 1.0        # one bright pixel
+    >>> np.argwhere(shift_digits(x, "rotate", 180)[0] > 0.5).tolist()  # (r, c) -> (7-r, 7-c)
+    [[6, 4]]
+    >>> np.array_equal(shift_digits(x, "noise", 0.0), x)
+    True
+    """
+    import scipy.ndimage  # here, not at the top: `import bel` should not pay for scipy
+
+    if kind not in DIGIT_SHIFTS:
+        raise ValueError(f"kind must be one of {tuple(DIGIT_SHIFTS)}, got {kind!r}")
+    if not (np.isfinite(severity) and severity >= 0):
+        raise ValueError(f"severity must be a finite number >= 0, got {severity!r}")
+    x = np.asarray(x)
+    if not (x.ndim == 2 and x.shape[1] == 64) and not (x.ndim == 3 and x.shape[1:] == (8, 8)):
+        raise ValueError(f"shift_digits expects images [N, 64] or [N, 8, 8], got shape {x.shape}")
+    images = x.reshape(-1, 8, 8).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    if severity == 0:
+        out = images
+    elif kind == "rotate":
+        out = scipy.ndimage.rotate(
+            images, severity, axes=(2, 1), reshape=False, order=1, mode="constant", cval=0.0
+        )
+    elif kind == "noise":
+        out = images + severity * rng.standard_normal(images.shape)
+    else:
+        theta = rng.uniform(0.0, 2 * np.pi, len(images))
+        out = np.stack(
+            [
+                scipy.ndimage.shift(image, (severity * np.sin(t), severity * np.cos(t)), order=1)
+                for image, t in zip(images, theta, strict=True)
+            ]
+        )
+    return np.clip(out, 0.0, 1.0).astype(x.dtype).reshape(x.shape)

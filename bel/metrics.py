@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +44,14 @@ __all__ = [
     "mutual_information",
     "weight_cosine_similarity",
     "mean_pairwise_cosine",
+    "normalized_disagreement",
+    "pairwise_correlation",
+    "max_probability",
+    "ReliabilityCurve",
+    "reliability_curve",
+    "auroc",
+    "accuracy_rejection_curve",
+    "nearest_distance",
 ]
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -113,10 +121,10 @@ def _check_labels(labels: Any, z: Any, name: str) -> Any:
     return y
 
 
-def _check_num_bins(num_bins: Any) -> int:
+def _check_num_bins(num_bins: Any, name: str = "ece") -> int:
     if isinstance(num_bins, bool) or not isinstance(num_bins, int | np.integer) or num_bins < 1:
         raise ValueError(
-            f"ece expects num_bins to be an int >= 1, got {num_bins!r} "
+            f"{name} expects num_bins to be an int >= 1, got {num_bins!r} "
             "(under jax.jit, pass it as a static argument: static_argnames='num_bins')"
         )
     return int(num_bins)
@@ -539,3 +547,274 @@ def mean_pairwise_cosine(weights: ArrayLike) -> jax.Array:
     1.0
     """
     return _mean_pairwise_cosine(_check_weights(weights, "mean_pairwise_cosine"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Function-space similarity of the members
+
+
+@jax.jit
+def _member_errors(z: jax.Array, y: jax.Array) -> jax.Array:
+    return jnp.mean((jnp.argmax(z, axis=-1) != y[None, :]).astype(_as_float(z).dtype))
+
+
+@jax.jit
+def _normalized_disagreement(z: jax.Array, y: jax.Array) -> jax.Array:
+    d, err = _pairwise_disagreement(z), _member_errors(z, y)
+    return jnp.where(err > 0, d / jnp.where(err > 0, err, 1.0), 0.0)
+
+
+@jax.jit
+def _pairwise_correlation(z: jax.Array) -> jax.Array:
+    p = _member_probs(z)
+    centred = p.reshape(p.shape[0], -1) - 1.0 / p.shape[-1]  # each row's mean is exactly 1/C
+    return _mean_pairwise_cosine(centred)
+
+
+def normalized_disagreement(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+    """Pairwise disagreement divided by the members' mean error rate (Fort et al., 2019).
+
+    ``D / ē`` with ``D`` from :func:`pairwise_disagreement` and
+    ``ē = (1/E) Σ_i (1/N) Σ_n 1[argmax z_i[n] ≠ y_n]``. Two members that err independently of
+    each other at rate ``ē`` disagree on up to about ``2ē`` of the inputs; members that copy each
+    other give 0. When every member is always right (``ē = 0``) there is no disagreement either,
+    and the result is 0.
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.array([[[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],   # predicts 0 0 0 1
+    ...                     [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]])  # predicts 0 1 0 1
+    >>> labels = jnp.array([0, 0, 1, 1])                  # errors: 1/4 and 2/4, mean 3/8
+    >>> metrics.normalized_disagreement(logits, labels).item()   # D = 1/4, (1/4) / (3/8)
+    0.6667
+    """
+    z = _check_logits(logits, "normalized_disagreement")
+    return _normalized_disagreement(z, _check_labels(labels, z, "normalized_disagreement"))
+
+
+def pairwise_correlation(logits: ArrayLike) -> jax.Array:
+    """Mean Pearson correlation between two members' predicted probabilities, over pairs.
+
+    Member ``i``'s predictions ``p_i = softmax(z_i)`` are flattened over inputs and classes to one
+    vector of ``N·C`` numbers, whose mean is exactly ``1/C``. For members ``i ≠ j``,
+    ``ρ_ij = ⟨p_i − 1/C, p_j − 1/C⟩ / (‖p_i − 1/C‖ ‖p_j − 1/C‖)``; the result is the mean over
+    ordered pairs, in ``[−1, 1]``: 1 when the members predict alike up to scale. A member that
+    predicts the uniform distribution everywhere has no variance: its pairs count as 0. By
+    convention one member (``E = 1``) gives 1.0.
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.log(jnp.array([[[0.9, 0.1], [0.2, 0.8]],
+    ...                             [[0.8, 0.2], [0.4, 0.6]],
+    ...                             [[0.1, 0.9], [0.8, 0.2]]]))
+    >>> metrics.pairwise_correlation(logits).item()   # pairs: (0.9487 − 1 − 0.9487) / 3
+    -0.3333
+    """
+    return _pairwise_correlation(_check_logits(logits, "pairwise_correlation"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Reliability diagrams, out-of-distribution detection, selective prediction
+
+
+class ReliabilityCurve(NamedTuple):
+    """Per-bin data of a reliability diagram, each ``[num_bins]``; empty bins hold NaN / 0."""
+
+    confidence: jax.Array  # mean confidence of the inputs in the bin
+    accuracy: jax.Array  # fraction of them predicted right
+    count: jax.Array  # how many inputs fall in the bin
+
+
+@partial(jax.jit, static_argnames="num_bins")
+def _reliability_curve(z: jax.Array, y: jax.Array, num_bins: int) -> ReliabilityCurve:
+    p = _ensemble_probs(z)
+    conf = jnp.max(p, axis=-1)
+    correct = (jnp.argmax(p, axis=-1) == y).astype(conf.dtype)
+    edges = jnp.linspace(0.0, 1.0, num_bins + 1, dtype=conf.dtype)
+    i = jnp.searchsorted(edges, conf, side="left", method="compare_all")  # the same bins as _ece
+    bins = jnp.clip(i - 1, 0, num_bins - 1)
+    count = jnp.zeros(num_bins, conf.dtype).at[bins].add(1.0)
+    safe = jnp.where(count > 0, count, 1.0)
+    empty = jnp.where(count > 0, 0.0, jnp.nan)
+    confidence = jnp.zeros(num_bins, conf.dtype).at[bins].add(conf) / safe + empty
+    accuracy_ = jnp.zeros(num_bins, conf.dtype).at[bins].add(correct) / safe + empty
+    return ReliabilityCurve(confidence, accuracy_, count.astype(jnp.int32))
+
+
+def reliability_curve(logits: ArrayLike, labels: ArrayLike, num_bins: int = 15) -> ReliabilityCurve:
+    """The data of a reliability diagram (Guo et al., 2017): accuracy against confidence per bin.
+
+    With the bins of :func:`ece` (``(m−1)/M < conf_n ≤ m/M``, ``conf_n = max_c p̄[n, c]``), bin
+    ``m`` reports ``count_m = |B_m|``, ``confidence_m = (1/|B_m|) Σ_{n∈B_m} conf_n`` and
+    ``accuracy_m = (1/|B_m|) Σ_{n∈B_m} 1[argmax_c p̄[n, c] = y_n]`` (NaN for an empty bin, so a
+    plot leaves it out). A calibrated model has ``accuracy_m ≈ confidence_m``, and
+    ``ECE = Σ_m (count_m / N) · |accuracy_m − confidence_m|`` over the non-empty bins.
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.log(jnp.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.3, 0.7]]))
+    >>> curve = metrics.reliability_curve(logits, jnp.array([0, 1, 0, 0]), num_bins=2)
+    >>> curve.count.tolist(), curve.confidence.tolist(), curve.accuracy.tolist()
+    ([0, 4], [nan, 0.75], [nan, 0.5])
+    """
+    num_bins = _check_num_bins(num_bins, "reliability_curve")
+    z = _check_logits(logits, "reliability_curve")
+    return _reliability_curve(z, _check_labels(labels, z, "reliability_curve"), num_bins=num_bins)
+
+
+@jax.jit
+def _max_probability(z: jax.Array) -> jax.Array:
+    return jnp.max(_ensemble_probs(z), axis=-1)
+
+
+def max_probability(logits: ArrayLike) -> jax.Array:
+    """The ensemble's confidence, ``max_c p̄[n, c]``, per input: shape ``[N]``, in ``[1/C, 1]``.
+
+    Hendrycks & Gimpel's (2017) baseline score for out-of-distribution detection (low = suspect)
+    and the usual score for rejecting inputs (:func:`accuracy_rejection_curve`).
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.log(jnp.array([[[0.9, 0.1], [0.2, 0.8]],
+    ...                             [[0.3, 0.7], [0.6, 0.4]]]))    # p̄ = [.6, .4], [.4, .6]
+    >>> metrics.max_probability(logits).tolist()
+    [0.6, 0.6]
+    """
+    return _max_probability(_check_logits(logits, "max_probability"))
+
+
+def _check_scores(scores: Any, name: str, what: str) -> Any:
+    s = _array(scores)
+    if s.ndim != 1 or s.shape[0] == 0:
+        raise ValueError(f"{name} expects {what} of shape [N] with N >= 1, got shape {s.shape}")
+    _check_real(s, name, what)
+    if not isinstance(s, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(s))):
+        raise ValueError(f"{name} expects finite {what}, got NaN or infinite values")
+    return s
+
+
+@jax.jit
+def _auroc(negatives: jax.Array, positives: jax.Array) -> jax.Array:
+    neg = jnp.sort(_as_float(negatives))
+    pos = _as_float(positives).astype(neg.dtype)
+    below = jnp.searchsorted(neg, pos, side="left", method="compare_all")  # negatives < s
+    not_above = jnp.searchsorted(neg, pos, side="right", method="compare_all")  # negatives <= s
+    return jnp.mean((below + not_above).astype(neg.dtype) / (2.0 * neg.shape[0]))
+
+
+def auroc(negative_scores: ArrayLike, positive_scores: ArrayLike) -> jax.Array:
+    """Area under the ROC curve of a score that should be higher on the positives.
+
+    The probability that a random positive outscores a random negative, ties counting one half
+    (the Mann–Whitney statistic):
+
+        AUROC = 1/(N₋ N₊) Σ_i Σ_j ( 1[s⁺_j > s⁻_i] + ½ · 1[s⁺_j = s⁻_i] ).
+
+    1 separates the two sets perfectly, 0.5 is chance (a constant score gives exactly 0.5). For
+    out-of-distribution detection (Hendrycks & Gimpel, 2017) the negatives are in-distribution
+    inputs, the positives OOD inputs, and the score an uncertainty such as
+    :func:`predictive_entropy`, :func:`mutual_information` or ``−``:func:`max_probability`.
+    Both score arrays are ``[N]`` and finite.
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> metrics.auroc(jnp.array([0.1, 0.4, 0.5]), jnp.array([0.5, 0.9])).item()
+    0.9167
+    """
+    neg = _check_scores(negative_scores, "auroc", "negative_scores")
+    pos = _check_scores(positive_scores, "auroc", "positive_scores")
+    return _auroc(neg, pos)
+
+
+@jax.jit
+def _accuracy_rejection_curve(correct: jax.Array, confidence: jax.Array, keep: jax.Array):
+    order = jnp.argsort(-_as_float(confidence), stable=True)
+    hits = jnp.cumsum(_as_float(correct)[order])  # hits[k-1]: right answers among the k kept
+    return hits[keep - 1] / keep.astype(hits.dtype)
+
+
+def accuracy_rejection_curve(
+    correct: ArrayLike, confidence: ArrayLike, rejected: Any = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+) -> jax.Array:
+    """Accuracy on the inputs a model keeps when it may reject its least confident ones.
+
+    Sort the ``N`` inputs by ``confidence``, most confident first (ties keep their input order).
+    Rejecting a fraction ``q`` keeps the first ``k(q) = N − ⌊q·N⌋`` of them, and
+
+        accuracy(q) = (1/k(q)) Σ_{n among the k(q) kept} correct_n.
+
+    ``correct`` is ``[N]`` bool / 0-1 (an input of a class the model never saw is never correct,
+    as in Lakshminarayanan et al.'s 2017 known-vs-unseen-classes test); ``confidence`` is ``[N]``,
+    e.g. :func:`max_probability` or minus :func:`predictive_entropy`. ``rejected`` is a concrete
+    sequence of fractions in ``[0, 1)``; the result has its length. A confidence that ranks the
+    mistakes last gives a curve rising to 1; one that knows nothing gives a flat curve on average.
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> correct = jnp.array([True, False, True, True])
+    >>> confidence = jnp.array([0.9, 0.6, 0.8, 0.5])
+    >>> metrics.accuracy_rejection_curve(correct, confidence, [0.0, 0.25, 0.5]).tolist()
+    [0.75, 0.6667, 1.0]
+    """
+    c = _check_scores(correct, "accuracy_rejection_curve", "correct")
+    conf = _check_scores(confidence, "accuracy_rejection_curve", "confidence")
+    if c.shape != conf.shape:
+        raise ValueError(
+            f"accuracy_rejection_curve expects one confidence per input: correct {c.shape} and "
+            f"confidence {conf.shape} differ"
+        )
+    q = np.asarray(rejected, np.float64)
+    if q.ndim != 1 or q.size == 0 or not np.all((q >= 0) & (q < 1)):
+        raise ValueError(
+            "accuracy_rejection_curve expects rejected fractions: a non-empty sequence of values "
+            f"in [0, 1), got {rejected!r}"
+        )
+    n = c.shape[0]
+    keep = n - np.floor(q * n + 1e-9).astype(np.int64)  # the tolerance keeps 0.3·10 from being 2
+    return _accuracy_rejection_curve(c, conf, jnp.asarray(keep, jnp.int32))
+
+
+# --------------------------------------------------------------------------------------------------
+# Where the data are: distance to the nearest training point
+
+
+@jax.jit
+def _nearest_distance(points: jax.Array, data: jax.Array) -> jax.Array:
+    # Broadcast the differences ([P, D, F]) in blocks of points, so memory stays O(block · D · F).
+    def block(p: jax.Array) -> jax.Array:
+        return jnp.sqrt(jnp.min(jnp.sum((p[:, None, :] - data[None, :, :]) ** 2, axis=-1), axis=1))
+
+    size = 256
+    pad = (-points.shape[0]) % size
+    padded = jnp.pad(points, ((0, pad), (0, 0))).reshape(-1, size, points.shape[1])
+    return jax.lax.map(block, padded).reshape(-1)[: points.shape[0]]
+
+
+def nearest_distance(points: ArrayLike, data: ArrayLike) -> jax.Array:
+    """Euclidean distance from each row of ``points`` ``[P, F]`` to the nearest row of ``data``.
+
+    ``d(x) = min_n ‖x − x_n‖₂`` over the training inputs ``x_n``: a density-based notion of "on the
+    data" (small where training points are close by, large in empty regions, including the empty
+    corners of the data's bounding box). ``data`` is ``[D, F]``; returns ``[P]``, in at least
+    float32.
+
+    >>> import jax.numpy as jnp
+    >>> data = jnp.array([[0.0, 0.0], [3.0, 0.0]])
+    >>> nearest_distance(jnp.array([[0.0, 1.0], [3.0, 4.0], [1.0, 0.0]]), data).tolist()
+    [1.0, 4.0, 1.0]
+    """
+    p, d = _array(points), _array(data)
+    for name, a in (("points", p), ("data", d)):
+        _check_real(a, "nearest_distance", name)
+        if a.ndim != 2 or 0 in a.shape:
+            raise ValueError(
+                f"nearest_distance expects non-empty {name} of shape [n, features], got shape "
+                f"{a.shape}"
+            )
+    if p.shape[1] != d.shape[1]:
+        raise ValueError(
+            f"nearest_distance expects points and data with the same number of features, got "
+            f"points {p.shape} and data {d.shape}"
+        )
+    dtype = jnp.promote_types(jnp.result_type(p, d), jnp.float32)
+    return _nearest_distance(p.astype(dtype), d.astype(dtype))

@@ -461,3 +461,252 @@ def test_weight_errors(fn):
         fn(np.ones(3))
     with pytest.raises(ValueError, match=rf"{name} expects non-empty weights, got shape \(2, 0\)"):
         fn(np.ones((2, 0)))
+
+
+# --------------------------------------------------------------------------------------------------
+# AUROC, reliability curves, rejection curves, function-space similarity
+
+
+def brute_force_auroc(negatives, positives) -> float:
+    """Count every (negative, positive) pair: a win scores 1, a tie 1/2."""
+    total = 0.0
+    for s_neg in negatives:
+        for s_pos in positives:
+            total += 1.0 if s_pos > s_neg else 0.5 if s_pos == s_neg else 0.0
+    return total / (len(negatives) * len(positives))
+
+
+def test_auroc_by_hand():
+    close(metrics.auroc([0.1, 0.2], [0.3, 0.4]), 1.0)  # separated
+    close(metrics.auroc([0.3, 0.4], [0.1, 0.2]), 0.0)  # separated the wrong way
+    close(metrics.auroc([1.0, 1.0, 1.0], [1.0, 1.0]), 0.5)  # a constant score: all ties
+    # 4 negatives, 3 positives, 12 pairs: positive 2 beats 0, 1 and ties 2 twice (3);
+    # positive 0 ties 0 (0.5); positive 5 beats all four (4): 7.5 / 12
+    close(metrics.auroc([0, 1, 2, 2], [2, 0, 5]), 7.5 / 12)
+
+
+@FAST
+@given(
+    st.lists(st.integers(-3, 3), min_size=1, max_size=25),
+    st.lists(st.integers(-3, 3), min_size=1, max_size=25),
+)
+def test_auroc_matches_pair_count_with_ties(negatives, positives):
+    # Small integer scores: many ties (the kernel is a sort and a search, cheap to compile).
+    neg = np.array(negatives, np.float32)
+    pos = np.array(positives, np.float32)
+    value = float(metrics.auroc(neg, pos))
+    close(value, brute_force_auroc(negatives, positives))
+    close(metrics.auroc(pos, neg), 1.0 - value)  # swapping the roles mirrors the curve
+    close(metrics.auroc(-pos, -neg), value)  # so does negating the score
+
+
+@FAST
+@given(st.integers(0, 2**32 - 1))
+def test_auroc_is_rank_based(seed):
+    rng = np.random.default_rng(seed)
+    neg, pos = rng.normal(size=17), rng.normal(0.7, 1.0, size=11)
+    value = float(metrics.auroc(neg, pos))
+    close(value, brute_force_auroc(neg, pos))
+    close(metrics.auroc(np.exp(neg), np.exp(pos)), value)  # any increasing map: same AUROC
+
+
+def test_auroc_errors():
+    with pytest.raises(
+        ValueError, match=r"auroc expects negative_scores of shape \[N\] .* \(2, 2\)"
+    ):
+        metrics.auroc(np.zeros((2, 2)), np.zeros(3))
+    with pytest.raises(
+        ValueError, match=r"auroc expects positive_scores of shape \[N\] with N >= 1"
+    ):
+        metrics.auroc(np.zeros(2), np.zeros(0))
+    with pytest.raises(ValueError, match=r"auroc expects finite positive_scores, got NaN"):
+        metrics.auroc(np.zeros(2), np.array([0.0, np.nan]))
+
+
+def test_reliability_curve_by_hand():
+    # Example B: p̄ = [[0.6, 0.267, 0.133], [0.2, 0.367, 0.433]], wrong on input 0, right on 1.
+    # Two bins (0, .5] and (.5, 1]: input 1 (0.433, right) and input 0 (0.6, wrong).
+    curve = metrics.reliability_curve(logits_of(PROBS_B), LABELS_B, num_bins=2)
+    np.testing.assert_array_equal(curve.count, [1, 1])
+    close(curve.confidence, [1.3 / 3, 0.6])
+    close(curve.accuracy, [1.0, 0.0])
+    curve = metrics.reliability_curve(logits_of(PROBS_B), LABELS_B, num_bins=4)
+    np.testing.assert_array_equal(curve.count, [0, 1, 1, 0])  # 0.433 in (.25, .5], 0.6 in (.5, .75]
+    assert np.isnan(np.asarray(curve.confidence)[[0, 3]]).all()
+    assert np.isnan(np.asarray(curve.accuracy)[[0, 3]]).all()
+
+
+@FAST
+@given(ensembles(), st.sampled_from([1, 3, 15]))
+def test_reliability_curve_gives_ece(data, num_bins):
+    z, y = data
+    curve = metrics.reliability_curve(z, y, num_bins=num_bins)
+    count = np.asarray(curve.count)
+    assert count.sum() == len(y) and count.dtype == np.int32
+    filled = count > 0
+    assert np.all(np.isnan(curve.confidence) == ~filled)
+    gaps = np.abs(np.asarray(curve.accuracy) - np.asarray(curve.confidence))[filled]
+    close((count[filled] / len(y) * gaps).sum(), metrics.ece(z, y, num_bins=num_bins))
+    # In one bin: the accuracy and the mean confidence over all inputs.
+    if num_bins == 1:
+        close(curve.accuracy, [metrics.accuracy(z, y)])
+        close(curve.confidence, [np.mean(np_softmax(z).mean(0).max(-1))])
+
+
+def test_reliability_curve_errors():
+    with pytest.raises(ValueError, match=r"reliability_curve expects num_bins to be an int >= 1"):
+        metrics.reliability_curve(LOGITS, LABELS, num_bins=0)
+    with pytest.raises(ValueError, match=r"reliability_curve expects labels in \[0, 4\)"):
+        metrics.reliability_curve(LOGITS, np.array([0, 1, 7]))
+
+
+def test_max_probability():
+    close(metrics.max_probability(logits_of(PROBS_B)), [0.6, 1.3 / 3])
+    close(metrics.max_probability(logits_of(PROBS_B[1])), [0.5, 0.5])  # one model
+
+
+def brute_force_rejection(correct, confidence, q) -> float:
+    n = len(correct)
+    keep = n - int(math.floor(q * n + 1e-9))
+    order = sorted(range(n), key=lambda i: (-confidence[i], i))  # ties: input order
+    return sum(correct[i] for i in order[:keep]) / keep
+
+
+def test_accuracy_rejection_by_hand():
+    correct = [True, False, True, False, True, True, True, True, True, True]
+    confidence = [0.9, 0.2, 0.8, 0.3, 0.7, 0.6, 0.95, 0.99, 0.5, 0.4]
+    # The two mistakes are the two least confident: rejecting 20% leaves only right answers.
+    close(metrics.accuracy_rejection_curve(correct, confidence, [0.0, 0.1, 0.2, 0.3]),
+          [0.8, 8 / 9, 1.0, 1.0])  # fmt: skip
+    # Ties keep input order: of the three tied inputs the first is rejected last.
+    close(metrics.accuracy_rejection_curve([0, 1, 1], [0.5, 0.5, 0.5], [0.0, 1 / 3, 2 / 3]),
+          [2 / 3, 0.5, 0.0])  # fmt: skip
+
+
+@FAST
+@given(st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_accuracy_rejection_matches_brute_force(n, seed):
+    rng = np.random.default_rng(seed)
+    correct = rng.random(n) < 0.7
+    confidence = rng.integers(0, 4, n).astype(np.float32)  # ties
+    q = [0.0, 0.1, 0.25, 0.3, 0.5, 0.7, 0.9, 0.99]
+    expected = [brute_force_rejection(correct.tolist(), confidence.tolist(), f) for f in q]
+    close(metrics.accuracy_rejection_curve(correct, confidence, q), expected)
+    # A confidence that is the correctness itself ranks every mistake last.
+    perfect = np.asarray(metrics.accuracy_rejection_curve(correct, correct.astype(np.float32), q))
+    assert np.all(np.diff(perfect) >= -1e-6)
+
+
+def test_accuracy_rejection_errors():
+    with pytest.raises(ValueError, match=r"correct \(3,\) and confidence \(2,\) differ"):
+        metrics.accuracy_rejection_curve([1, 0, 1], [0.1, 0.2])
+    for bad in ([1.0], [-0.1], [], [[0.1]]):
+        with pytest.raises(
+            ValueError, match=r"rejected fractions: a non-empty sequence .* \[0, 1\)"
+        ):
+            metrics.accuracy_rejection_curve([1, 0], [0.1, 0.2], bad)
+    with pytest.raises(ValueError, match=r"expects finite confidence"):
+        metrics.accuracy_rejection_curve([1, 0], [0.1, np.inf])
+
+
+def test_normalized_disagreement_by_hand():
+    # Example B: predictions (0, 2), (0, 1), (0, 1); labels (1, 2). Member errors: 1/2, 1, 1, mean
+    # 5/6. Disagreement: pairs (0,1), (0,2) differ on input 1 (1/2 each), (1,2) agree: 1/3.
+    close(metrics.normalized_disagreement(logits_of(PROBS_B), LABELS_B), (1 / 3) / (5 / 6))
+    # Always right, so no disagreement: 0, not 0/0.
+    z = np.log(np.array([[[0.9, 0.1]], [[0.8, 0.2]]], np.float32))
+    close(metrics.normalized_disagreement(z, np.array([0])), 0.0)
+
+
+@FAST
+@given(ensembles())
+def test_normalized_disagreement_property(data):
+    z, y = data
+    errors = np.mean(z.argmax(-1) != y[None, :])
+    d = float(metrics.pairwise_disagreement(z))
+    expected = d / errors if errors > 0 else 0.0
+    close(metrics.normalized_disagreement(z, y), expected, atol=1e-4)
+
+
+def test_pairwise_correlation_by_hand():
+    # Example A flattened: member 0 (.9, .1, .2, .8), member 1 (.3, .7, .6, .4); minus 1/2:
+    # (.4, −.4, −.3, .3) and (−.2, .2, .1, −.1): ⟨·,·⟩ = −.08 −.08 −.03 −.03 = −.22,
+    # norms √.5 and √.1: ρ = −.22 / √.05
+    close(metrics.pairwise_correlation(logits_of(PROBS_A)), -0.22 / math.sqrt(0.05))
+    close(metrics.pairwise_correlation(logits_of(PROBS_A)[:1]), 1.0)  # E = 1
+
+
+@FAST
+@given(ensembles())
+def test_pairwise_correlation_is_pearson(data):
+    z, _ = data
+    e = z.shape[0]
+    p = np_softmax(z).reshape(e, -1)
+    pairs = [(i, j) for i in range(e) for j in range(e) if i != j]
+    if pairs and all(p[i].std() > 1e-3 for i in range(e)):
+        expected = np.mean([np.corrcoef(p[i], p[j])[0, 1] for i, j in pairs])
+        close(metrics.pairwise_correlation(z), expected, atol=1e-4)
+    same = np.repeat(z[:1], e, axis=0)
+    if np_softmax(z[:1]).std() > 1e-3:
+        close(metrics.pairwise_correlation(same), 1.0, atol=1e-5)
+
+
+def test_new_functions_work_under_jit():
+    z, y = logits_of(PROBS_B), LABELS_B
+    scores = np.array([0.3, 0.1, 0.7], np.float32)
+
+    def everything(z, y, scores):
+        return [
+            metrics.normalized_disagreement(z, y),
+            metrics.pairwise_correlation(z),
+            metrics.max_probability(z),
+            *metrics.reliability_curve(z, y, num_bins=3),
+            metrics.auroc(scores, scores[:2] + 0.05),
+            metrics.accuracy_rejection_curve(scores > 0.2, scores, (0.0, 0.5)),
+        ]
+
+    for jitted, eager in zip(
+        jax.jit(everything)(z, y, scores), everything(z, y, scores), strict=True
+    ):
+        close(jitted, eager)
+
+
+# --------------------------------------------------------------------------------------------------
+# nearest_distance
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 300),
+    st.integers(1, 20),
+    st.integers(1, 3),
+    st.integers(0, 2**31 - 1),
+)
+def test_nearest_distance_is_the_brute_force_minimum(num_points, num_data, features, seed):
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(num_points, features)).astype(np.float32)
+    data = rng.normal(size=(num_data, features)).astype(np.float32)
+    expected = np.sqrt(((points[:, None] - data[None]) ** 2).sum(-1)).min(1)
+    got = np.asarray(metrics.nearest_distance(points, data))
+    assert got.shape == (num_points,)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_nearest_distance_is_zero_on_the_data_and_grows_away_from_it():
+    data = np.array([[0.0, 0.0], [1.0, 0.0]])
+    d = np.asarray(metrics.nearest_distance(np.array([[1.0, 0.0], [0.5, 0.0], [4.0, 4.0]]), data))
+    np.testing.assert_allclose(d, [0.0, 0.5, 5.0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("points", "data", "message"),
+    [
+        (np.ones(3), np.ones((2, 3)), r"points of shape \[n, features\], got shape \(3,\)"),
+        (np.ones((2, 3)), np.ones((0, 3)), r"data of shape \[n, features\], got shape \(0, 3\)"),
+        (np.ones((2, 3)), np.ones((4, 2)), r"same number of features, got points \(2, 3\)"),
+        (np.ones((2, 2), complex), np.ones((2, 2)), "real-valued points, got dtype complex"),
+    ],
+)
+def test_nearest_distance_rejects_bad_input(points, data, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.nearest_distance(points, data)
