@@ -149,7 +149,7 @@ def ensemble():
 
 def test_forward_seconds_times_a_forward_pass_and_leaves_the_model_alone(ensemble):
     before = jax.tree.map(np.array, nnx.state(ensemble))
-    seconds = compare.forward_seconds(ensemble, np.ones((16, 2), np.float32), num_members=4)
+    seconds = compare.forward_seconds(ensemble, np.ones((16, 2), np.float32))
     assert 0 < seconds < 1
     after = nnx.state(ensemble)
     jax.tree.map(np.testing.assert_array_equal, before, jax.tree.map(np.array, after))
@@ -157,13 +157,13 @@ def test_forward_seconds_times_a_forward_pass_and_leaves_the_model_alone(ensembl
 
 def test_forward_seconds_rejects_inputs_without_a_batch_axis(ensemble):
     with pytest.raises(ValueError, match=r"inputs of shape \[N, features\], got \(2,\)"):
-        compare.forward_seconds(ensemble, np.ones(2, np.float32), num_members=4)
+        compare.forward_seconds(ensemble, np.ones(2, np.float32))
 
 
 def test_train_step_seconds_trains_a_copy_not_the_model(ensemble):
     x, y = bel.data.two_moons(32, seed=0)
     before = jax.tree.map(np.array, nnx.state(ensemble))
-    seconds = compare.train_step_seconds(ensemble, x, y, num_members=4, steps=5)
+    seconds = compare.train_step_seconds(ensemble, x, y, steps=5)
     assert 0 < seconds < 1
     jax.tree.map(np.testing.assert_array_equal, before, jax.tree.map(np.array, nnx.state(ensemble)))
 
@@ -189,7 +189,7 @@ def test_train_step_seconds_divides_by_the_steps(monkeypatch, ensemble):
 def test_train_step_seconds_rejects_bad_options(ensemble, kwargs, message):
     x, y = bel.data.two_moons(8, seed=0)
     with pytest.raises(ValueError, match=message):
-        compare.train_step_seconds(ensemble, x, y, num_members=4, **kwargs)
+        compare.train_step_seconds(ensemble, x, y, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------

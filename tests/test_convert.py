@@ -105,23 +105,23 @@ def member_model(original: Net, converted: Net, k: int) -> Net:
 
 def test_nested_model_keeps_its_structure_and_loses_every_linear():
     net = make_net()
-    containers = {name: getattr(net, name) for name in ("stem", "blocks", "heads", "inner")}
-    norm, originals = net.inner.norm, {p: at(net, p) for p in LINEAR_PATHS}
+    originals = {p: at(net, p) for p in LINEAR_PATHS}
 
     out = bel.batchensemble(net, E, rngs=nnx.Rngs(1))
 
-    assert out is net  # converted in place and returned
-    for name, container in containers.items():
-        assert getattr(net, name) is container, name
-    assert net.inner.norm is norm and net.stem.layers[1] is nnx.relu
-    assert layers_of(net, nnx.Linear) == {}, "a plain nnx.Linear survived the conversion"
-    converted = layers_of(net, bel.BatchEnsembleLinear)
+    assert out is not net  # a new model ...
+    assert layers_of(net, bel.BatchEnsembleLinear) == {}  # ... and the argument is untouched
+    assert type(out.inner.norm) is nnx.LayerNorm and out.stem.layers[1] is nnx.relu
+    assert layers_of(out, nnx.Linear) == {}, "a plain nnx.Linear survived the conversion"
+    converted = layers_of(out, bel.BatchEnsembleLinear)
     assert len(converted) == len(LINEAR_PATHS)  # the shared layer is counted once
+    assert bel.num_members(out) == E and bel.num_members(net) == 1
     for path, original in originals.items():
-        layer = at(net, path)
+        layer = at(out, path)
         assert type(layer) is bel.BatchEnsembleLinear, path
         assert layer.num_members == E, path
-        assert layer.kernel is original.kernel, path  # use_base_weights=True by default
+        assert layer.kernel is not original.kernel, path  # cloned: nothing shared ...
+        np.testing.assert_array_equal(layer.kernel[...], original.kernel[...])  # ... same values
         assert (layer.in_features, layer.out_features, layer.use_bias) == (
             original.in_features,
             original.out_features,
@@ -133,9 +133,29 @@ def test_nested_model_keeps_its_structure_and_loses_every_linear():
             assert layer.bias is None
 
 
-def test_a_shared_linear_becomes_one_shared_converted_layer():
+def _buffers(model) -> set[int]:
+    return {
+        a.unsafe_buffer_pointer() for a in jax.tree.leaves(nnx.state(model)) if hasattr(a, "shape")
+    }
+
+
+@pytest.mark.parametrize("convert", [bel.batchensemble, bel.naive_ensemble])
+def test_conversion_leaves_the_original_untouched_and_shares_no_array(convert):
     net = make_net()
-    bel.batchensemble(net, E, rngs=0)
+    before = jax.tree.map(np.array, nnx.state(net))
+    graphdef = nnx.graphdef(net)
+    out = convert(net, E, rngs=0)
+    assert nnx.graphdef(net) == graphdef
+    jax.tree.map(np.testing.assert_array_equal, nnx.state(net), before)
+    assert not _buffers(net) & _buffers(out), "the converted model shares a buffer with its source"
+    # training the converted model changes nothing in the original
+    x = jax.random.normal(jax.random.key(0), (8, 4))
+    bel.fit(out, x, np.arange(8) % 2, steps=3)
+    jax.tree.map(np.testing.assert_array_equal, nnx.state(net), before)
+
+
+def test_a_shared_linear_becomes_one_shared_converted_layer():
+    net = bel.batchensemble(make_net(), E, rngs=0)
     assert net.stem.layers[2] is net.shared
     assert type(net.shared) is bel.BatchEnsembleLinear
     # and it stays shared through split/merge
@@ -145,7 +165,7 @@ def test_a_shared_linear_becomes_one_shared_converted_layer():
 
 def test_converted_model_computes_each_member_with_its_own_weights():
     original = make_net()
-    net = bel.batchensemble(nnx.clone(original), E, rngs=nnx.Rngs(1))
+    net = bel.batchensemble(original, E, rngs=nnx.Rngs(1))
     x = jax.random.normal(jax.random.key(0), (5, 4))
 
     y = bel.untile(nnx.jit(lambda m, x: m(x))(net, bel.tile(x, E)), E)
@@ -175,7 +195,6 @@ def test_layer_options_are_passed_to_every_layer():
     net = bel.batchensemble(make_net(), E, rngs=0, init="random_sign")
     for path in LINEAR_PATHS:
         layer = at(net, path)
-        assert layer.init == "random_sign"
         assert set(np.unique(np.concatenate([layer.r[...].ravel(), layer.s[...].ravel()]))) == {
             -1.0,
             1.0,
@@ -187,7 +206,7 @@ def test_layer_options_are_passed_to_every_layer():
         np.testing.assert_array_equal(at(net, path).s[...], 3.0)
 
     original = make_net()
-    net = bel.batchensemble(nnx.clone(original), E, rngs=7, use_base_weights=False)
+    net = bel.batchensemble(original, E, rngs=7, use_base_weights=False)
     for path in LINEAR_PATHS:
         layer, before = at(net, path), at(original, path)
         assert not np.allclose(layer.kernel[...], before.kernel[...]), path
@@ -198,32 +217,99 @@ def test_layer_options_are_passed_to_every_layer():
 def test_bare_linear_is_returned_converted():
     base = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
     layer = bel.batchensemble(base, 4, rngs=1, init="random_sign")
-    assert type(layer) is bel.BatchEnsembleLinear
-    assert layer.kernel is base.kernel and layer.num_members == 4 and layer.init == "random_sign"
+    assert type(layer) is bel.BatchEnsembleLinear and layer.num_members == 4
+    assert layer.kernel is not base.kernel
+    np.testing.assert_array_equal(layer.kernel[...], base.kernel[...])
+    assert set(np.unique(layer.r[...]).tolist()) == {-1.0, 1.0}
     naive = bel.naive_ensemble(base, 4, rngs=1)
     assert type(naive) is bel.NaiveEnsembleLinear and naive.kernel.shape == (4, 3, 2)
+    conv = bel.batchensemble(nnx.Conv(3, 2, (3, 3), rngs=nnx.Rngs(0)), 4, rngs=1)
+    assert type(conv) is bel.BatchEnsembleConv and conv.effective_weights().shape == (4, 3, 3, 3, 2)
 
 
-def test_an_already_converted_model_is_left_alone():
+def test_an_already_converted_model_is_refused_or_completed():
     net = bel.batchensemble(make_net(), E, rngs=0)
-    layers = {p: at(net, p) for p in LINEAR_PATHS}
-    state = jax.tree.map(np.asarray, nnx.state(net))
+    with pytest.raises(
+        ValueError,
+        match=r"already holds ensemble layers with 3 members, got "
+        r"num_members=5",
+    ):
+        bel.batchensemble(net, 5, rngs=1)
+    with pytest.raises(ValueError, match=r"already holds ensemble layers with 3 members"):
+        bel.naive_ensemble(net, 5, rngs=1)
+    with pytest.raises(ValueError, match=r"found nothing to convert"):
+        bel.batchensemble(net, E, rngs=1)  # every layer is converted already
+    with pytest.raises(ValueError, match=r"already holds ensemble layers with 3 members"):
+        bel.batchensemble(at(net, ("shared",)), 5, rngs=1)
 
-    assert bel.batchensemble(net, 5, rngs=1) is net
-    assert bel.naive_ensemble(net, 5, rngs=1) is net
-    for path, layer in layers.items():
-        assert at(net, path) is layer, path
-        assert layer.num_members == E
-    jax.tree.map(np.testing.assert_array_equal, nnx.state(net), state)
+    # the head first, then the rest with the same member count: the head is kept as it was
+    head = bel.batchensemble(make_net(), E, rngs=0, select=nnx.PathContains("heads"))
+    r_head = np.asarray(head.heads["main"].r[...])
+    full = bel.batchensemble(head, E, rngs=1)
+    np.testing.assert_array_equal(full.heads["main"].r[...], r_head)
+    assert layers_of(full, nnx.Linear) == {}
 
-    layer = layers[("shared",)]
-    assert bel.batchensemble(layer, 5, rngs=1) is layer
 
-    naive = bel.naive_ensemble(make_net(), E, rngs=0)
-    kernels = {p: np.asarray(at(naive, p).kernel[...]) for p in LINEAR_PATHS}
-    bel.naive_ensemble(naive, 5, rngs=1)
-    for path, kernel in kernels.items():
-        np.testing.assert_array_equal(at(naive, path).kernel[...], kernel)
+def test_select_converts_only_the_chosen_layers():
+    net = make_net()
+    late = bel.batchensemble(net, E, rngs=0, select=lambda path, layer: path[0] == "heads")
+    assert list(layers_of(late, bel.BatchEnsembleLinear)) == [("heads", "main")]
+    assert len(layers_of(late, nnx.Linear)) == len(LINEAR_PATHS) - 1
+    assert bel.num_members(late) == E
+    y = bel.predict(late, jax.random.normal(jax.random.key(1), (5, 4)))
+    assert y.shape == (E, 5, 2)
+    naive = bel.naive_ensemble(net, E, rngs=0, select=nnx.PathContains("inner"))
+    assert list(layers_of(naive, bel.NaiveEnsembleLinear)) == [("inner", "proj")]
+    with pytest.raises(
+        ValueError,
+        match=r"found nothing to convert: expected at least one plain "
+        r"nnx\.Linear or nnx\.Conv matching select, got these layers: blocks/0, ",
+    ):
+        bel.batchensemble(net, E, rngs=0, select=lambda path, layer: False)
+    with pytest.raises(ValueError, match=r"found nothing to convert.*got these layers: none"):
+        bel.batchensemble(nnx.Sequential(nnx.relu), E, rngs=0)
+    with pytest.raises(ValueError, match=r"expects an nnx\.Module, got list"):
+        bel.batchensemble([nnx.Linear(2, 2, rngs=nnx.Rngs(0))], E, rngs=0)
+
+
+class CNN(nnx.Module):
+    """Flax's tutorial CNN, small: two convolutions, pooling, two Linear layers."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.conv1 = nnx.Conv(1, 4, kernel_size=(3, 3), rngs=rngs)
+        self.conv2 = nnx.Conv(4, 8, kernel_size=(3, 3), rngs=rngs)
+        self.linear1 = nnx.Linear(8 * 2 * 2, 16, rngs=rngs)
+        self.linear2 = nnx.Linear(16, 3, rngs=rngs)
+
+    def __call__(self, x):
+        pool = lambda v: nnx.avg_pool(v, window_shape=(2, 2), strides=(2, 2))  # noqa: E731
+        x = pool(nnx.relu(self.conv1(x)))
+        x = pool(nnx.relu(self.conv2(x)))
+        x = x.reshape(x.shape[0], -1)
+        return self.linear2(nnx.relu(self.linear1(x)))
+
+
+@pytest.mark.parametrize("convert", [bel.batchensemble, bel.naive_ensemble])
+def test_a_cnn_is_converted_whole_and_each_member_is_the_original_architecture(convert):
+    original = CNN(nnx.Rngs(0))
+    net = convert(original, E, rngs=1)
+    kinds = {name: type(getattr(net, name)).__name__ for name in ("conv1", "conv2", "linear1")}
+    prefix = "BatchEnsemble" if convert is bel.batchensemble else "NaiveEnsemble"
+    assert kinds == {
+        "conv1": prefix + "Conv",
+        "conv2": prefix + "Conv",
+        "linear1": prefix + "Linear",
+    }
+    x = jax.random.normal(jax.random.key(0), (5, 8, 8, 1))
+    y = bel.predict(net, x)
+    assert y.shape == (E, 5, 3)
+    for k in range(E):
+        member = nnx.clone(original)
+        for name in ("conv1", "conv2", "linear1", "linear2"):
+            layer = getattr(net, name)
+            getattr(member, name).kernel[...] = layer.effective_weights()[k]
+            getattr(member, name).bias[...] = layer.bias[...][k]
+        np.testing.assert_allclose(y[k], member(x), rtol=2e-4, atol=2e-4, err_msg=f"member {k}")
 
 
 @pytest.mark.parametrize("convert", [bel.batchensemble, bel.naive_ensemble])
