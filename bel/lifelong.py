@@ -281,7 +281,7 @@ def parameter_cost(model: nnx.Module) -> dict[str, int]:
 def rotated_tasks(
     angles: Sequence[float], n: int = 256, *, noise: float = 0.15, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One two-moons task per angle: the same ``n`` points and labels, rotated by ``angle``°.
+    """One two-moons task per angle: the same ``n`` points and labels, rotated by ``angle`` degrees.
 
     Task ``t`` is ``(rotate(x, angles[t]), y)`` with ``x, y = bel.data.two_moons(n, noise=noise,
     seed=seed)``; the rotation is about the origin, where the moons are centred. Use another

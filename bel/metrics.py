@@ -394,7 +394,7 @@ def ece(logits: ArrayLike, labels: ArrayLike, num_bins: int = 15) -> jax.Array:
     The confidence of input ``n`` is ``conf_n = max_c p̄[n, c]`` (in ``(0, 1]``), its prediction
     ``argmax_c p̄[n, c]``. Bin ``m`` (``m = 1 … M``, ``M = num_bins``) holds the inputs with
     ``(m−1)/M < conf_n ≤ m/M``: a confidence exactly on an edge goes to the lower bin and 1.0 to the
-    last one. Then (Naeini et al., 2015; Guo et al., 2017)
+    last one. Then (Naeini et al., 2015; Guo et al., 2017)::
 
         ECE = Σ_m |B_m|/N · |acc(B_m) − conf(B_m)| = (1/N) Σ_m |Σ_{n∈B_m} (1[correct_n] − conf_n)|,
 
