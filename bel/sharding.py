@@ -189,18 +189,46 @@ def device_bytes(tree: Any) -> dict[int, int]:
     A replicated array counts in full on every device that holds a copy; a sharded one counts only
     its shard. Keys are device ids, in increasing order.
 
-    >>> import jax.numpy as jnp
+    The tree may also be *abstract*: a model built under ``nnx.eval_shape`` (e.g.
+    ``nnx.eval_shape(lambda: shard_members(make_model(), mesh))``) holds ``jax.ShapeDtypeStruct``
+    leaves that carry their sharding but no data, so nothing is allocated or drawn. Each such
+    leaf counts its shard shape on every device of its mesh; keys are then the positions
+    ``0 .. n-1`` in the mesh (an abstract mesh has no device ids).
+
+    >>> import jax, jax.numpy as jnp
     >>> from bel.sharding import device_bytes
     >>> device_bytes({"W": jnp.zeros((3, 4), jnp.float32)})    # one device: {device id: bytes}
+    {0: 48}
+    >>> device_bytes({"W": jax.ShapeDtypeStruct((3, 4), jnp.float32, sharding=jax.NamedSharding(
+    ...     jax.make_mesh((1,), ("members",)), jax.P()))})
     {0: 48}
     """
     if isinstance(tree, nnx.Module):
         tree = nnx.state(tree)
     held: defaultdict[int, int] = defaultdict(int)
+    kinds = set()
     for leaf in jax.tree.leaves(tree):
         if isinstance(leaf, jax.Array):
+            kinds.add("concrete")
             for shard in leaf.addressable_shards:
                 held[shard.device.id] += shard.data.nbytes
+        elif isinstance(leaf, jax.ShapeDtypeStruct):
+            kinds.add("abstract")
+            sharding = getattr(leaf, "sharding", None)
+            if not isinstance(sharding, NamedSharding):
+                raise ValueError(
+                    "device_bytes expects abstract leaves with a NamedSharding (build the model "
+                    f"with shard_members inside nnx.eval_shape), got a leaf of shape {leaf.shape} "
+                    f"with sharding {sharding}"
+                )
+            nbytes = math.prod(sharding.shard_shape(leaf.shape)) * leaf.dtype.itemsize
+            for position in range(math.prod(sharding.mesh.axis_sizes)):
+                held[position] += nbytes
+    if len(kinds) > 1:
+        raise ValueError(
+            "device_bytes expects either concrete arrays or abstract ones (nnx.eval_shape), "
+            "got a tree that mixes both"
+        )
     return dict(sorted(held.items()))
 
 

@@ -280,6 +280,21 @@ def case_device_bytes_counts_shards():
     assert held == {d: expected for d in range(DEVICES)}, held
 
 
+def case_device_bytes_of_an_abstract_model_equals_the_real_one():
+    mesh = jax.make_mesh((DEVICES,), ("members",))
+    for name, convert in [("BatchEnsemble", bel.batchensemble), ("naive", bel.naive_ensemble)]:
+
+        def make(convert=convert):
+            return convert(bel.mlp(3, 2, hidden=(8, 5), rngs=0), 8, rngs=1)
+
+        real = device_bytes(shard_members(make(), mesh))
+        abstract = nnx.eval_shape(lambda make=make: shard_members(make(), mesh))
+        leaf = jax.tree.leaves(nnx.state(abstract))[0]
+        assert isinstance(leaf, jax.ShapeDtypeStruct), f"{name}: {type(leaf)}"
+        found = device_bytes(abstract)
+        assert found == {k: v for k, v in enumerate(real.values())}, f"{name}: {found} vs {real}"
+
+
 def case_indivisible_members_error_moves_nothing():
     mesh = jax.make_mesh((DEVICES,), ("members",))
     model = nnx.Sequential(
@@ -362,6 +377,17 @@ def test_model_without_ensemble_layers():
     mesh = jax.make_mesh((1,), ("members",))
     with pytest.raises(ValueError, match="at least one BatchEnsembleLinear.*Sequential with none"):
         shard_members(bel.mlp(2, 2, rngs=0), mesh)
+
+
+def test_device_bytes_refuses_unsharded_abstract_leaves_and_mixtures():
+    abstract = jax.ShapeDtypeStruct((3, 4), jnp.float32)
+    with pytest.raises(ValueError, match=r"NamedSharding.*shape \(3, 4\)"):
+        device_bytes({"W": abstract})
+    mesh = jax.make_mesh((1,), ("members",))
+    placed = jax.ShapeDtypeStruct((3, 4), jnp.float32, sharding=NamedSharding(mesh, jax.P()))
+    assert device_bytes({"W": placed}) == {0: 48}
+    with pytest.raises(ValueError, match="mixes both"):
+        device_bytes({"W": placed, "b": jnp.ones(3)})
 
 
 def test_type_bytes_reads_hlo_result_types():
