@@ -719,3 +719,187 @@ def test_naive_ensemble_keeps_the_compute_dtype():
     layer = bel.NaiveEnsembleLinear(base, 0, 3)
     assert layer.kernel.dtype == jnp.float32
     assert layer(jnp.ones((6, 4))).dtype == jnp.bfloat16
+
+
+# --------------------------------------------------------------------------------------------------
+# member k does not depend on E; ensemble layers refuse an ensemble as their base
+
+
+@pytest.mark.parametrize("init", ["normal", "random_sign"])
+def test_the_first_members_of_a_larger_ensemble_are_the_smaller_ensemble(init):
+    base = nnx.Linear(4, 3, rngs=nnx.Rngs(0))
+    small = bel.BatchEnsembleLinear(base, 5, 2, init=init)
+    big = bel.BatchEnsembleLinear(base, 5, 8, init=init)
+    np.testing.assert_array_equal(big.r[...][:2], small.r[...])
+    np.testing.assert_array_equal(big.s[...][:2], small.s[...])
+    naive_small = bel.NaiveEnsembleLinear(base, 5, 2)
+    naive_big = bel.NaiveEnsembleLinear(base, 5, 8)
+    np.testing.assert_array_equal(naive_big.kernel[...][:2], naive_small.kernel[...])
+
+
+@pytest.mark.parametrize(
+    "cls", [bel.BatchEnsembleLinear, bel.NaiveEnsembleLinear, bel.BatchEnsembleConv,
+            bel.NaiveEnsembleConv]
+)  # fmt: skip
+def test_an_ensemble_layer_is_refused_as_base_layer(cls):
+    is_conv = cls in (bel.BatchEnsembleConv, bel.NaiveEnsembleConv)
+    plain = (
+        nnx.Conv(2, 2, (3,), rngs=nnx.Rngs(0)) if is_conv else nnx.Linear(2, 2, rngs=nnx.Rngs(0))
+    )
+    inner = cls(plain, 0, 4)
+    kind = "Conv" if is_conv else "Linear"
+    with pytest.raises(ValueError, match=rf"plain flax\.nnx\.{kind} as base_layer, got an "
+                       rf"ensemble layer \({cls.__name__} with 4 members\)"):  # fmt: skip
+        cls(inner, 0, 2)
+
+
+# --------------------------------------------------------------------------------------------------
+# BatchEnsembleConv: one convolution for all members == E ordinary convolutions
+
+# A fixed pool of convolution configurations (each new shape or dtype costs a compile, ~1 s on 2
+# cores); hypothesis draws a configuration and the values (seed) freely.
+CONV_POOL = [
+    # kernel_size, strides, padding, kernel_dilation, input_dilation, C_in, C_out, spatial size,
+    # members, rows per member, (param_dtype, dtype), use_bias
+    ((3,), 1, "SAME", 1, 1, 2, 3, (7,), 3, 2, (jnp.float32, None), True),
+    ((2,), 2, "VALID", 1, 1, 3, 2, (9,), 1, 3, (jnp.float32, jnp.bfloat16), True),
+    ((3,), 1, "CAUSAL", 2, 1, 1, 4, (6,), 2, 1, (jnp.float32, None), False),
+    ((3, 3), 1, "SAME", 1, 1, 3, 4, (6, 6), 4, 2, (jnp.float32, None), True),
+    ((3, 2), (2, 1), "VALID", 1, 1, 2, 3, (7, 5), 2, 2, (jnp.float16, jnp.float32), True),
+    ((3, 3), 1, "CIRCULAR", 1, 1, 2, 2, (5, 5), 3, 1, (jnp.float32, None), True),
+    ((2, 2), 1, ((1, 0), (0, 1)), (2, 1), 1, 2, 3, (6, 6), 2, 2, (jnp.float32, None), False),
+    ((3, 3), 2, 1, 1, 2, 4, 2, (5, 5), 2, 1, (jnp.float32, None), True),
+    ((2, 2), 1, "REFLECT", 1, 1, 2, 2, (4, 4), 3, 2, (jnp.float32, jnp.float16), True),
+    ((1, 1, 2), 1, "SAME", 1, 1, 2, 2, (3, 3, 4), 2, 1, (jnp.float32, None), True),
+]
+
+
+def conv_pair(index: int, seed: int):
+    ks, strides, padding, kd, idl, c_in, c_out, _, E_, _, dtypes, use_bias = CONV_POOL[index]
+    param_dtype, dtype = dtypes
+    options = dict(strides=strides, padding=padding, kernel_dilation=kd, input_dilation=idl)
+    base = nnx.Conv(
+        c_in, c_out, ks, **options, use_bias=use_bias, param_dtype=param_dtype, dtype=dtype,
+        kernel_init=numpy_init(seed, 1 / math.sqrt(c_in * math.prod(ks))),
+        bias_init=numpy_init(seed + 1), rngs=nnx.Rngs(0),
+    )  # fmt: skip
+    layer = bel.BatchEnsembleConv(base, seed, E_)
+    if use_bias:
+        bias = np.random.default_rng(seed + 2).standard_normal((E_, c_out))
+        layer.bias[...] = jnp.asarray(bias, layer.bias.dtype)
+    plain = nnx.Conv(c_in, c_out, ks, **options, use_bias=use_bias,
+                     precision=jax.lax.Precision.HIGHEST, rngs=nnx.Rngs(0))  # fmt: skip
+    return layer, plain
+
+
+@settings(max_examples=20, deadline=None)
+@given(index=st.integers(0, len(CONV_POOL) - 1), seed=st.integers(0, 2**16))
+def test_batchensemble_conv_equals_one_ordinary_conv_per_member(index, seed):
+    _, _, _, _, _, c_in, c_out, size, num_members, batch, dtypes, use_bias = CONV_POOL[index]
+    layer, plain = conv_pair(index, seed)
+    xs = np.random.default_rng(seed + 3).standard_normal((num_members, batch, *size, c_in))
+    xs = xs.astype(np.float32)
+    y = bel.untile(forward(layer, stack_members(xs)), num_members)
+    W_eff = f64(effective_weights(layer))
+    assert W_eff.shape == (num_members, *layer.kernel_size, c_in, c_out)
+    eps = unit_roundoff(*dtypes, jnp.float32)
+    for k in range(num_members):
+        plain.kernel[...] = jnp.asarray(W_eff[k], jnp.float32)
+        if use_bias:
+            plain.bias[...] = jnp.asarray(f64(layer.bias[...])[k], jnp.float32)
+        expected = f64(forward(plain, jnp.asarray(xs[k])))
+        plain.kernel[...] = jnp.abs(plain.kernel[...])
+        if use_bias:
+            plain.bias[...] = jnp.abs(plain.bias[...])
+        scale = f64(forward(plain, jnp.abs(jnp.asarray(xs[k])))) + 1.0
+        assert y.shape[1:] == expected.shape
+        assert_within(y[k], expected, 40 * eps * scale, f"member {k}, pool entry {index}")
+
+
+@settings(max_examples=6, deadline=None)
+@given(index=st.integers(0, len(CONV_POOL) - 1))
+def test_naive_ensemble_conv_member_k_is_an_ordinary_conv(index):
+    ks, strides, padding, kd, idl, c_in, c_out, size, num_members = CONV_POOL[index][:9]
+    options = dict(strides=strides, padding=padding, kernel_dilation=kd, input_dilation=idl)
+    base = nnx.Conv(c_in, c_out, ks, **options, rngs=nnx.Rngs(0))
+    layer = bel.NaiveEnsembleConv(base, 1, num_members)
+    layer.bias[...] = jnp.arange(num_members * c_out, dtype=jnp.float32).reshape(num_members, -1)
+    xs = np.random.default_rng(index).standard_normal((num_members, 2, *size, c_in))
+    y = bel.untile(forward(layer, stack_members(xs.astype(np.float32))), num_members)
+    plain = nnx.Conv(c_in, c_out, ks, **options, precision=jax.lax.Precision.HIGHEST,
+                     rngs=nnx.Rngs(0))  # fmt: skip
+    for k in range(num_members):
+        plain.kernel[...] = layer.kernel[...][k]
+        plain.bias[...] = layer.bias[...][k]
+        expected = forward(plain, jnp.asarray(xs[k], jnp.float32))
+        np.testing.assert_allclose(y[k], expected, rtol=1e-4, atol=1e-4, err_msg=f"member {k}")
+
+
+def test_conv_refuses_grouped_convolutions_and_bad_inputs():
+    grouped = nnx.Conv(4, 4, (3,), feature_group_count=2, rngs=nnx.Rngs(0))
+    for cls in (bel.BatchEnsembleConv, bel.NaiveEnsembleConv):
+        with pytest.raises(ValueError, match=r"feature_group_count=1 only .*got feature_group_co"):
+            cls(grouped, 0, 2)
+        with pytest.raises(ValueError, match=r"base_layer must be a flax\.nnx\.Conv, got .*Linear"):
+            cls(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), 0, 2)
+    layer = bel.BatchEnsembleConv(nnx.Conv(3, 2, (3, 3), rngs=nnx.Rngs(0)), 0, 2)
+    for shape, message in [
+        ((4, 5, 5, 2), r"last axis of inputs to be in_features \(channels last\)=3, got shape"),
+        ((3, 5, 5, 3), r"divide evenly among num_members=2 .*got 3 rows"),
+        ((5, 5, 3), r"expects inputs of shape \[E\*B, d1, d2, 3\] \(rank 4\), got shape \(5, 5, 3"),
+    ]:
+        for call in (layer, nnx.jit(lambda m, x: m(x))):
+            with pytest.raises(ValueError, match=message):
+                call(jnp.ones(shape)) if call is layer else call(layer, jnp.ones(shape))
+
+
+def test_conv_keeps_base_configuration_and_the_api_of_nnx_conv():
+    base = nnx.Conv(3, 2, (3, 3), strides=2, padding="VALID", rngs=nnx.Rngs(0))
+    layer = bel.BatchEnsembleConv(base, 0, 4, use_base_weights=True, init="random_sign")
+    assert isinstance(layer, nnx.Conv)
+    assert (layer.kernel_size, layer.strides, layer.padding) == ((3, 3), 2, "VALID")
+    assert layer.kernel is base.kernel and layer.bias.shape == (4, 2)
+    fresh = bel.BatchEnsembleConv(base, 5, 4, use_base_weights=False)
+    assert not np.allclose(fresh.kernel[...], base.kernel[...])
+    np.testing.assert_array_equal(fresh.bias[...], 0.0)
+    with pytest.raises(TypeError):  # configuration after num_members is keyword-only
+        bel.BatchEnsembleConv(base, 0, 4, False)
+
+
+# --------------------------------------------------------------------------------------------------
+# the memory saving is real: no forward (or backward) pass builds E full weights
+
+
+def _all_shapes(jaxpr) -> set[tuple[int, ...]]:
+    shapes = set()
+    for eqn in jaxpr.eqns:
+        shapes |= {tuple(v.aval.shape) for v in eqn.outvars if hasattr(v.aval, "shape")}
+        for param in eqn.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns"):
+                shapes |= _all_shapes(inner)
+    return shapes
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+def test_no_pass_builds_the_members_full_weights(kind):
+    E_, B = 3, 2
+    if kind == "linear":
+        layer = bel.BatchEnsembleLinear(nnx.Linear(5, 7, rngs=nnx.Rngs(0)), 0, E_)
+        x, full = jnp.ones((E_ * B, 5)), (E_, 5, 7)
+    else:
+        layer = bel.BatchEnsembleConv(nnx.Conv(5, 7, (3, 2), rngs=nnx.Rngs(0)), 0, E_)
+        x, full = jnp.ones((E_ * B, 4, 4, 5)), (E_, 3, 2, 5, 7)
+    graphdef, state = nnx.split(layer)
+
+    def loss(state, x):
+        return jnp.sum(nnx.merge(graphdef, state)(x) ** 2)
+
+    forward_shapes = _all_shapes(jax.make_jaxpr(loss)(state, x).jaxpr)
+    backward_shapes = _all_shapes(jax.make_jaxpr(jax.grad(loss, argnums=(0, 1)))(state, x).jaxpr)
+    assert full not in forward_shapes, forward_shapes
+    assert full not in backward_shapes, backward_shapes
+    # the check can fail: effective_weights() does build them
+    assert full in _all_shapes(
+        jax.make_jaxpr(lambda s: nnx.merge(graphdef, s).effective_weights())(state).jaxpr
+    )
