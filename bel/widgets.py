@@ -451,7 +451,9 @@ class DiversityExplorer:
     >>> explorer.numbers["init"]["disagreement"] > 0
     True
 
-    Args (the controls' starting values):
+    The arguments are the controls' starting values.
+
+    Args:
       task: ``"moons"`` (2-D classification) or ``"gap"`` (1-D regression with a gap).
       members: ensemble size ``E``, 1 to 8.
       init, r_mean, r_std, s_mean, s_std, seed, use_base_weights: see
@@ -465,8 +467,11 @@ class DiversityExplorer:
         ``Button``; ``"view"`` switches the figure between initialisation and the trained state).
       figure: the matplotlib figure drawn into (``figure.savefig`` works as usual).
       widget: the whole panel, to display.
-      image: the ``ipywidgets.Image`` showing the figure as a PNG; status, progress, table: the
-        message line, the training progress bar and the numbers table.
+      image: the ``ipywidgets.Image`` showing the figure as a PNG.
+      png: the bytes of that PNG, the picture the panel shows.
+      status: the message line.
+      progress: the training progress bar.
+      table: the numbers table.
     """
 
     def __init__(
