@@ -4,21 +4,30 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test bench lint notebooks binder-link clean
+.PHONY: lab test book bench lint notebooks binder-link clean
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-test: $(STAMP)
-	$(BIN)/ruff check bel tests bench tools notebooks
+test: $(STAMP) book
+	$(BIN)/ruff check bel tests bench tools notebooks docs
 	$(BIN)/python -m pytest
+
+# The book: every notebooks/*.ipynb as saved (never executed) and the API from bel's docstrings, as
+# a static site in docs/_build/html (docs/conf.py). -E reads everything afresh (autodoc does not
+# track bel's sources); -W --keep-going -n: any warning, broken reference or broken internal link
+# fails the build, after listing them all.
+BOOK := docs/_build/html
+book: $(STAMP)
+	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs $(BOOK)
+	@echo "book: open $(BOOK)/index.html"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
@@ -28,8 +37,8 @@ notebooks: $(STAMP)
 	$(BIN)/python -m tools.notebooks sync
 
 lint: $(STAMP)
-	$(BIN)/ruff check bel tests bench tools notebooks
-	$(BIN)/ruff format --check bel tests bench tools
+	$(BIN)/ruff check bel tests bench tools notebooks docs
+	$(BIN)/ruff format --check bel tests bench tools docs
 
 # Binder links for this repository. README.md keeps OWNER/REPO in its links; this prints the real
 # ones, from `git remote get-url origin`, for every notebooks/*.ipynb.

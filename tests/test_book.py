@@ -1,0 +1,365 @@
+"""The book (``make book``, docs/conf.py): its pages in the build, and in a real browser.
+
+``make test`` builds the book first; these tests read ``docs/_build/html`` and fail when it is
+missing. The notebooks are found by glob, as the book finds them, so a new notebook without a page
+(a stale build, or a notebook the book does not pick up) fails here.
+
+The browser test serves the build on a free localhost port and opens it in Debian's ``chromium``
+(driven by ``playwright``, as in tests/test_browser.py; never ``playwright install``), with every
+request that leaves the server refused: the landing page, every notebook page and every API page
+load without console errors or failed requests, every image loads, math is typeset, the
+navigation reaches every notebook and the API, the launch buttons and the folded solutions are
+there. Screenshots go to ``tests/artifacts/book_*.png`` (not committed). Skipped with a reason when
+Chromium or playwright is missing, unless ``CI=true``: then it fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import bel
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "docs" / "_build" / "html"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOLUTIONS = ROOT / "notebooks" / "solutions"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+# the repository the launch links name (docs/conf.py: OWNER/REPO unless BEL_REPOSITORY is set)
+REPOSITORY = os.environ.get("BEL_REPOSITORY", "").strip() or "OWNER/REPO"
+BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD"
+COLAB = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Debian's Chromium, as tests/test_browser.py finds and starts it
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _notebook(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _figures(nb: dict) -> int:
+    """How many pictures the saved outputs hold (a widget's static picture counts)."""
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in nb["cells"]
+        for output in cell.get("outputs", [])
+    )
+
+
+def _has_widgets(nb: dict) -> bool:
+    return any(
+        WIDGET_VIEW in output.get("data", {})
+        for cell in nb["cells"]
+        for output in cell.get("outputs", [])
+    )
+
+
+def _solutions(path: Path) -> list[Path]:
+    return sorted(SOLUTIONS.glob(f"{path.stem.split('_', 1)[0]}_*.py"))
+
+
+def _page(path: Path) -> Path:
+    return BOOK / "notebooks" / f"{path.stem}.html"
+
+
+@pytest.fixture(scope="module")
+def book() -> Path:
+    if not (BOOK / "index.html").exists():
+        pytest.fail(f"no book in {BOOK.relative_to(ROOT)}: run `make book` (`make test` does)")
+    return BOOK
+
+
+class _Page(HTMLParser):
+    """Images and the text of output areas of one built page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.output_images = 0
+        self.details = 0
+        self._depth_in_output = 0
+        self._stack: list[bool] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+            if self._depth_in_output:
+                self.output_images += 1
+        if tag == "details":
+            self.details += 1
+        if tag == "div":
+            is_output = "cell_output" in (attrs.get("class") or "").split()
+            self._stack.append(is_output)
+            self._depth_in_output += is_output
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self._stack:
+            self._depth_in_output -= self._stack.pop()
+
+
+def _parse(path: Path) -> tuple[_Page, str]:
+    text = path.read_text(encoding="utf-8")
+    parser = _Page()
+    parser.feed(text)
+    return parser, text
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 5, [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_a_page_with_its_figures_and_solutions(book, notebook):
+    page = _page(notebook)
+    assert page.exists(), f"{notebook.name} has no page in the book: run `make book`"
+    parsed, text = _parse(page)
+    nb = _notebook(notebook)
+    # every saved picture is on the page, inside the cell outputs (widgets: their static picture)
+    assert parsed.output_images == _figures(nb), (parsed.output_images, _figures(nb))
+    assert WIDGET_VIEW not in text and "widget-state+json" not in text
+    # the book never executes: the page shows the notebook's saved outputs, not new ones
+    assert "jupyter_execute" not in text
+    # every solution, folded, with its code
+    solutions = _solutions(notebook)
+    assert parsed.details >= len(solutions)
+    for solution in solutions:
+        assert solution.name in text, f"{solution.name} is not on {page.name}"
+        code = next(line for line in solution.read_text().splitlines() if line.strip())
+        words = re.findall(r"\w+", code)[:4]
+        assert all(word in text for word in words), f"{solution.name}'s code is not on the page"
+    # launch buttons: Binder with the README's link pattern, Colab
+    assert f"{BINDER}?labpath=notebooks/{notebook.name}" in text
+    assert f"{COLAB}/notebooks/{notebook.name}" in text
+    if _has_widgets(nb):
+        assert f"{BINDER}?urlpath=voila/render/notebooks/{notebook.name}" in text
+        assert "make explorer" in re.sub(r"<[^>]+>", "", text)
+
+
+def test_api_pages_cover_every_public_name(book):
+    index = (book / "api" / "index.html").read_text(encoding="utf-8")
+    for name in bel.__all__:
+        target = getattr(bel, name)
+        where = getattr(target, "__module__", None) or target.__name__
+        qualified = (
+            target.__name__
+            if hasattr(target, "__path__") or type(target).__name__ == "module"
+            else f"{where}.{target.__qualname__}"
+        )
+        assert f'title="{qualified}"' in index or f"#{qualified}" in index or qualified in index, (
+            f"bel.{name} has no link on the API index"
+        )
+    layers = (book / "api" / "bel.layers.html").read_text(encoding="utf-8")
+    assert 'id="bel.layers.BatchEnsembleLinear"' in layers
+    assert "&gt;&gt;&gt;" in layers, "the docstrings' examples are not on the API page"
+
+
+# -- in a browser ----------------------------------------------------------------------------------
+
+
+def _require_browser():
+    """playwright's sync API, or a skip (a failure in CI) saying what is missing."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"Chromium ({CHROMIUM}; install Debian's `chromium` package)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright Python package (pip install -e '.[dev]')")
+        sync_playwright = None
+    if missing:
+        message = "browser test needs " + " and ".join(missing)
+        if IN_CI:
+            pytest.fail(message + " (CI=true: not skipping)")
+        pytest.skip(message)
+    return sync_playwright
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(book):
+    """The built book on a free localhost port (as a web host would serve it)."""
+    handler = functools.partial(_Quiet, directory=str(book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+class _Watch:
+    """Console errors, page errors, failed and refused requests of one browser page."""
+
+    def __init__(self, page, base: str) -> None:
+        self.problems: list[str] = []
+        self.base = base
+        page.on("console", self._console)
+        page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+        page.route("**/*", self._route)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text}")
+
+    def _failed(self, request) -> None:
+        # ERR_ABORTED: the browser dropped it on leaving the page (e.g. the favicon); a missing
+        # file is an HTTP 404 (below), a request elsewhere is refused by _route
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.problems.append(f"request failed: {request.url} ({request.failure})")
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def _route(self, route) -> None:
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:  # the book must not need anything from elsewhere
+            self.problems.append(f"request outside the book: {route.request.url}")
+            route.abort()
+
+    def take(self) -> list[str]:
+        problems, self.problems = self.problems, []
+        return problems
+
+
+def _open(page, watch: _Watch, url: str) -> None:
+    page.goto(url, wait_until="load")
+    # every image has arrived and math (if any) has been typeset by the book's own MathJax
+    page.wait_for_function("() => [...document.images].every(img => img.complete)")
+    if page.locator("span.math, div.math").count():
+        page.wait_for_function(
+            "() => document.querySelectorAll('mjx-container').length >="
+            " document.querySelectorAll('span.math, div.math').length",
+            timeout=30_000,
+        )
+
+
+def _check_page(page, watch: _Watch, what: str) -> None:
+    broken = page.evaluate(
+        "() => [...document.images].filter(img => !(img.naturalWidth > 0)).map(img => img.src)"
+    )
+    assert not broken, f"{what}: images that did not load: {broken}"
+    problems = watch.take()
+    assert not problems, f"{what}: {problems}"
+
+
+def test_book_in_a_browser(server):
+    sync_playwright = _require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            watch = _Watch(page, server)
+
+            # the landing page: the README's opening, the notebooks, the API in the navigation
+            _open(page, watch, f"{server}/index.html")
+            _check_page(page, watch, "landing page")
+            assert "BatchEnsemble" in page.locator("h1").first.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "book_index.png"))
+            nav = page.locator("nav.bd-docs-nav")
+            nav_links = nav.locator("a.reference.internal")
+            hrefs = [nav_links.nth(i).get_attribute("href") for i in range(nav_links.count())]
+            for notebook in NOTEBOOKS:
+                assert f"notebooks/{notebook.stem}.html" in hrefs, (notebook.name, hrefs)
+            assert "api/index.html" in hrefs, hrefs
+
+            # every notebook page, reached by clicking its link in the navigation
+            for notebook in NOTEBOOKS:
+                _open(page, watch, f"{server}/index.html")
+                page.locator(f'nav.bd-docs-nav a[href="notebooks/{notebook.stem}.html"]').click()
+                page.wait_for_url(f"**/notebooks/{notebook.stem}.html")
+                _open(page, watch, page.url)
+                _check_page(page, watch, notebook.name)
+                title = page.locator("h1").first.inner_text()
+                assert notebook.stem.split("_", 1)[0] in title, title
+                nb = _notebook(notebook)
+                shown = page.locator(".cell_output img")
+                assert shown.count() == _figures(nb)
+                for i in range(shown.count()):
+                    assert shown.nth(i).evaluate("img => img.naturalWidth") > 100
+                page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}.png"))
+
+                # the launch menu opens and offers Binder and Colab
+                page.locator(".dropdown-launch-buttons button").first.click()
+                menu = page.locator(".dropdown-launch-buttons .dropdown-menu")
+                menu.wait_for(state="visible")
+                labels = menu.inner_text()
+                assert "Binder" in labels and "Colab" in labels, labels
+                binder = menu.locator(f'a[href="{BINDER}?labpath=notebooks/{notebook.name}"]')
+                assert binder.count() == 1
+                page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_launch.png"))
+                page.keyboard.press("Escape")
+
+                # solutions: folded until clicked
+                solutions = _solutions(notebook)
+                dropdowns = page.locator("details.sd-dropdown")
+                assert dropdowns.count() == len(solutions)
+                if solutions:
+                    first = dropdowns.first
+                    code = first.locator("pre")
+                    assert not code.is_visible(), "a solution is open before it is clicked"
+                    first.locator("summary").click()
+                    code.wait_for(state="visible")
+                    first.scroll_into_view_if_needed()
+                    page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_solution.png"))
+                if _has_widgets(nb):
+                    note = page.locator(".admonition", has_text="make explorer")
+                    assert note.count() == 1 and note.is_visible()
+                    note.scroll_into_view_if_needed()
+                    page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_interactive.png"))
+                _check_page(page, watch, f"{notebook.name} after clicking")
+            page.screenshot(
+                path=str(ARTIFACTS / f"book_{NOTEBOOKS[-1].stem}_full.png"), full_page=True
+            )
+
+            # the API: from the navigation, and every module page it lists
+            _open(page, watch, f"{server}/index.html")
+            page.locator('nav.bd-docs-nav a[href="api/index.html"]').click()
+            page.wait_for_url("**/api/index.html")
+            _open(page, watch, page.url)
+            _check_page(page, watch, "API index")
+            page.screenshot(path=str(ARTIFACTS / "book_api.png"))
+            modules = page.locator("article a.reference.internal[href^='bel.'][href$='.html']")
+            pages = sorted({modules.nth(i).get_attribute("href") for i in range(modules.count())})
+            assert "bel.layers.html" in pages, pages
+            for href in pages:
+                _open(page, watch, f"{server}/api/{href}")
+                _check_page(page, watch, f"API page {href}")
+            _open(page, watch, f"{server}/api/bel.layers.html")
+            page.locator('[id="bel.layers.BatchEnsembleLinear"]').scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "book_api_layers.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "book_failure.png"))
+            raise
+        finally:
+            browser.close()
