@@ -107,6 +107,7 @@ autosummary_generate = False
 html_theme = "sphinx_book_theme"
 html_title = "bel — BatchEnsemble, learned interactively"
 html_static_path = ["_static"]
+html_css_files = ["book.css"]
 html_favicon = "_static/favicon.svg"  # three members, one shared frame
 html_last_updated_fmt = None
 # light by default (the figures are drawn on white); the theme button switches. Without a value
