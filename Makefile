@@ -4,7 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test book bench lint notebooks binder-link clean
+.PHONY: lab explorer test book bench lint notebooks binder-link clean
+
+# JupyterLab refuses to start as root (a container, CI) unless given --allow-root: add it only for
+# root. Voila's own server starts for root as it is. LAB_ARGS / EXPLORER_ARGS pass extra options.
+ALLOW_ROOT    := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS      ?=
+EXPLORER_PORT ?= 8866
+EXPLORER_ARGS ?=
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -14,7 +21,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
+
+# The diversity explorer as a web app: Voila runs notebook 03 and shows its outputs, no code.
+explorer: $(STAMP)
+	@echo "bel's diversity explorer: http://localhost:$(EXPLORER_PORT)/ (the first load runs notebook 03, about a minute; Ctrl-C stops it)"
+	$(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(EXPLORER_ARGS) notebooks/03_diversity_explorer.ipynb
 
 test: $(STAMP) book
 	$(BIN)/ruff check bel tests bench tools notebooks docs

@@ -1,4 +1,4 @@
-"""Plotting on top of the computing modules (matplotlib only here and in :mod:`bel.widgets`).
+"""Plotting on top of the computing modules (matplotlib only here and in :mod:`bel.explorer`).
 
 ``bel.plots.weights`` draws the factors and effective weights of a BatchEnsemble layer;
 ``bel.plots.predictions`` draws members' predictions (decision maps, regression bands) and the

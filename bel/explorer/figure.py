@@ -1,0 +1,462 @@
+"""The diversity explorer's picture: one matplotlib figure, built once, then only its data change.
+
+Three rows. Top: each active member's effective weight ``W ∘ (r_i s_iᵀ)`` of one layer, on one
+colour scale. Middle: each active member's predictions. Bottom: the ensemble (mean of the
+members), where the members disagree, and the diversity numbers at initialisation and after
+training, each number on an axis of its own with its value written beside its bar. Styled by
+:mod:`bel.plots.style` (``DPI``, text of at least ``MIN_FONT_SIZE`` points at the displayed size,
+colour-blind-safe colours).
+
+Drawing text is what makes a matplotlib redraw slow, so the static parts (axes, ticks, labels,
+colour bars) are drawn once per task into a background, and an update restores that background
+and draws only the artists whose data change on top of it ("blitting"). White covers hide the
+columns of inactive members. ``figure.savefig`` draws everything the ordinary way and gives the
+same picture.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize, PowerNorm
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from PIL import Image as PILImage
+
+from bel.explorer.model import LAYERS, MAX_MEMBERS, Evaluation, Task
+from bel.plots import style
+from bel.plots.predictions import two_class_cmap
+
+__all__ = ["ExplorerFigure", "WIDTH", "HEIGHT", "METRICS"]
+
+WIDTH, HEIGHT = style.MAX_WIDTH, 7.4  # inches: shown 1:1 in the panel (990 × 814 px at 110 dpi)
+#: Per task: (key of ``Evaluation.numbers``, label, axis limits) of each number in the picture.
+METRICS: dict[str, tuple[tuple[str, str, tuple[float, float]], ...]] = {
+    "moons": (
+        ("disagreement", "pairwise disagreement (share)", (0.0, 1.0)),
+        ("mutual_information", "mutual information (nats)", (0.0, math.log(2))),
+        ("cosine", "cosine similarity, weights above", (-1.0, 1.0)),
+        ("accuracy", "ensemble accuracy on the data", (0.0, 1.0)),
+    ),
+    "gap": (
+        ("spread_data", "spread on the data (std, y)", (0.0, 1.0)),
+        ("spread_off_data", "spread off the data (std, y)", (0.0, 1.0)),
+        ("cosine", "cosine similarity, weights above", (-1.0, 1.0)),
+        ("rmse", "RMSE of the ensemble mean (y)", (0.0, 1.0)),
+    ),
+}
+_FONT = style.MIN_FONT_SIZE
+_INIT_COLOR, _TRAINED_COLOR = style.OKABE_ITO[5], style.OKABE_ITO[0]  # sky blue, blue
+_NO_DATA = "#ececec"  # the regression's regions without data
+_GAP = "#fbeecb"  # the gap inside the regression's data
+_SPREAD_COLOR = style.OKABE_ITO[4]
+_MI_NORM = PowerNorm(0.5, 0.0, math.log(2))  # square root: the small values at init show too
+_MI_TICKS = (0.0, 0.01, 0.05, 0.2, 0.4, 0.69)
+
+# layout, in figure fractions
+_LEFT, _RIGHT, _GAP_X = 0.02, 0.885, 0.009
+_COL = (_RIGHT - _LEFT - (MAX_MEMBERS - 1) * _GAP_X) / MAX_MEMBERS
+_ROW_H = 0.125
+_WEIGHTS_Y, _MEMBERS_Y = 0.765, 0.575
+_BOTTOM_Y, _BOTTOM_H = 0.065, 0.405
+
+
+def _bare(ax: Axes) -> Axes:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def _inset(ax: Axes, extent: tuple[float, float, float, float]) -> None:
+    """Limits a hair wider than an image, so the image never paints over the axes' frame."""
+    x0, x1, y0, y1 = extent
+    dx, dy = 0.02 * (x1 - x0), 0.02 * (y1 - y0)
+    ax.set_xlim(min(x0, x1) - dx, max(x0, x1) + dx)
+    ax.set_ylim(min(y0, y1) - dy, max(y0, y1) + dy)
+    if y0 > y1:
+        ax.invert_yaxis()
+
+
+def _colorbar(fig: Figure, y: float, height: float, mappable: Any, label: str, **kw: Any) -> Axes:
+    cax = fig.add_axes((_RIGHT + 0.012, y, 0.012, height))
+    bar = fig.colorbar(mappable, cax=cax, **kw)
+    bar.set_label(label, fontsize=_FONT)
+    cax.tick_params(labelsize=_FONT)
+    return cax
+
+
+class _TaskArtists:
+    """The members' predictions and the two ensemble panels of one task."""
+
+    def __init__(self, fig: Figure, task: Task, xs: list[float]):
+        self.task = task
+        self.member_axes = [
+            _bare(fig.add_axes((x, _MEMBERS_Y, _COL, _ROW_H))) for x in xs
+        ]  # fmt: skip
+        self.ensemble_ax = fig.add_axes((0.065, _BOTTOM_Y, 0.235, _BOTTOM_H))
+        self.spread_ax = fig.add_axes((0.375, _BOTTOM_Y, 0.235, _BOTTOM_H))
+        self.axes: list[Axes] = [*self.member_axes, self.ensemble_ax, self.spread_ax]
+        self.texts: list[Artist] = []
+        self.dynamic: list[Artist] = []  # redrawn at every update, in this order
+        if task.classify:
+            self._init_moons(fig)
+        else:
+            self._init_gap(fig)
+        for ax in (self.ensemble_ax, self.spread_ax):
+            ax.tick_params(labelsize=_FONT)
+        self.set_visible(False)
+
+    def _image(self, ax: Axes, cmap: Any, norm: Normalize, smooth: bool = False) -> AxesImage:
+        t = self.task
+        image = ax.imshow(
+            np.zeros(t.grid_shape, np.float32),
+            extent=t.bounds,
+            origin="lower",
+            cmap=cmap,
+            norm=norm,
+            interpolation="bilinear" if smooth else "nearest",
+            aspect="auto",
+        )
+        _inset(ax, t.bounds)
+        self.dynamic.append(image)
+        return image
+
+    def _init_moons(self, fig: Figure) -> None:
+        x, y = self.task.x, self.task.y
+        cmap, probability = two_class_cmap(), Normalize(0.0, 1.0)
+        self.member_images = [self._image(ax, cmap, probability) for ax in self.member_axes]
+        ax = self.ensemble_ax
+        self.mean_image = self._image(ax, cmap, probability, smooth=True)
+        for label in (0, 1):  # the data, in the colours of their classes, with white edges
+            ax.plot(*x[y == label].T, ls="none", marker="o", ms=3.8, mfc=style.CLASS_COLORS[label],
+                    mec="0.1", mew=0.6)  # fmt: skip
+        self.dynamic += ax.lines
+        ax.set(xlabel="x₁", ylabel="x₂")
+        ax.set_title("ensemble: mean p(class 1)", fontsize=_FONT)
+        ax = self.spread_ax
+        self.spread_image = self._image(ax, style.SEQUENTIAL, _MI_NORM, smooth=True)
+        ax.plot(*x.T, ls="none", marker="o", ms=2.4, mfc="0.75", mec="0.2", mew=0.3)
+        self.dynamic.append(ax.lines[-1])
+        ax.set(xlabel="x₁")
+        ax.set_yticklabels([])
+        ax.set_title("where members disagree: MI", fontsize=_FONT)
+        box = ax.get_position()
+        cax = fig.add_axes((box.x1 + 0.008, box.y0, 0.012, box.height))
+        bar = fig.colorbar(self.spread_image, cax=cax, ticks=_MI_TICKS)
+        bar.set_label("mutual information, nats (√ scale)", fontsize=_FONT)
+        cax.tick_params(labelsize=_FONT)
+        self.axes.append(cax)
+        self.axes.append(
+            _colorbar(
+                fig,
+                _MEMBERS_Y,
+                _ROW_H,
+                ScalarMappable(probability, cmap),
+                "p(class 1)",
+                ticks=[0, 0.5, 1],
+            )  # fmt: skip
+        )
+        self.texts.append(
+            fig.text(
+                _LEFT,
+                _MEMBERS_Y + _ROW_H + 0.008,
+                "each member's prediction p(class 1) on the plane (blue: class 0, orange: class 1)",
+                fontsize=_FONT,
+            )  # fmt: skip
+        )
+
+    def _init_gap(self, fig: Figure) -> None:
+        t = self.task
+        line, zeros = t.points[:, 0], np.zeros(len(t.points), np.float32)
+        low, high = t.bounds[2:]
+        x, y = t.x[:, 0], t.y[:, 0]
+        self.member_lines = []
+        for i, ax in enumerate(self.member_axes):
+            self._shade(ax, line)
+            ax.plot(x, y, ls="none", marker="o", ms=1.6, mfc="0.55", mec="none")
+            color = style.MEMBER_COLORS[i]
+            self.member_lines.append(ax.plot(line, zeros, color=color, lw=1.6)[0])
+            ax.set_xlim(line[0], line[-1])
+            ax.set_ylim(low, high)
+        self.dynamic += self.member_lines
+        ax = self.ensemble_ax
+        self._shade(ax, line)
+        self.band = ax.fill_between(line, zeros, zeros, color="0.78", lw=0)
+        self.ensemble_lines = [
+            ax.plot(line, zeros, color=c, lw=0.9, alpha=0.9)[0] for c in style.MEMBER_COLORS
+        ]
+        (self.mean_line,) = ax.plot(line, zeros, color="k", lw=2.2)
+        (data,) = ax.plot(x, y, ls="none", marker="o", ms=3.2, mfc="0.35", mec="white", mew=0.4)
+        self.dynamic += [self.band, *self.ensemble_lines, self.mean_line, data]
+        ax.set_xlim(line[0], line[-1])
+        ax.set_ylim(low, high)
+        ax.set(xlabel="x", ylabel="y")
+        handles = [Patch(color="0.78"), Line2D([], [], color="k", lw=2.2)]
+        ax.legend(handles, ["mean ± 2 std", "mean"], loc="lower right", fontsize=_FONT,
+                  frameon=False)  # fmt: skip
+        ax.set_title("ensemble: members, mean ± 2 std", fontsize=_FONT)
+        ax = self.spread_ax
+        self._shade(ax, line)
+        (self.spread_line,) = ax.plot(line, zeros, color=_SPREAD_COLOR, lw=2.0)
+        self.dynamic.append(self.spread_line)
+        ax.set_xlim(line[0], line[-1])
+        ax.set_ylim(0.0, 1.0)
+        ax.set(xlabel="x", ylabel="std across members (y units)")
+        ax.set_title("spread: std of the members", fontsize=_FONT)
+        handles = [Patch(color=_GAP), Patch(color=_NO_DATA)]
+        ax.legend(handles, ["gap in the data", "beyond the data"], loc="upper center",
+                  fontsize=_FONT, frameon=False)  # fmt: skip
+        self.texts.append(
+            fig.text(
+                _LEFT,
+                _MEMBERS_Y + _ROW_H + 0.008,
+                "each member's prediction y(x) (grey dots: the data; shaded: no data)",
+                fontsize=_FONT,
+            )  # fmt: skip
+        )
+
+    def _shade(self, ax: Axes, line: np.ndarray) -> None:
+        ax.axvspan(*self.task.gap, color=_GAP, lw=0)
+        ax.axvspan(line[0], -1.0, color=_NO_DATA, lw=0)
+        ax.axvspan(1.0, line[-1], color=_NO_DATA, lw=0)
+
+    def set_visible(self, visible: bool) -> None:
+        for thing in [*self.axes, *self.texts]:
+            thing.set_visible(visible)
+
+    def update(self, ev: Evaluation, members: int) -> None:
+        for i, ax in enumerate(self.member_axes):
+            ax.set_visible(i < members)
+        if self.task.classify:
+            shape = self.task.grid_shape
+            for i in range(members):
+                self.member_images[i].set_data(ev.outputs[i].reshape(shape))
+            self.mean_image.set_data(ev.outputs[:members].mean(axis=0).reshape(shape))
+            self.spread_image.set_data(ev.uncertainty[members - 1].reshape(shape))
+            return
+        line = self.task.points[:, 0]
+        outputs = ev.outputs[:members]
+        mean, spread = outputs.mean(axis=0), ev.uncertainty[members - 1]
+        for i in range(MAX_MEMBERS):
+            if i < members:
+                self.member_lines[i].set_ydata(outputs[i])
+                self.ensemble_lines[i].set_ydata(outputs[i])
+            self.ensemble_lines[i].set_visible(i < members)
+        self.mean_line.set_ydata(mean)
+        self.band.set_data(line, mean - 2 * spread, mean + 2 * spread)
+        self.spread_line.set_ydata(spread)
+
+
+class ExplorerFigure:
+    """The explorer's picture (see the module docstring), drawn into :attr:`fig`.
+
+    :meth:`update` sets the data of one state, :meth:`render` returns it as PNG bytes.
+
+    >>> from bel.explorer import model
+    >>> task = model.make_task("moons")
+    >>> ev = model.evaluate(task, model.build(task, model.Settings()))
+    >>> picture = ExplorerFigure()
+    >>> numbers = ev.numbers(4)
+    >>> picture.update(task, ev, 4, 1, (numbers, None), "E = 4")
+    >>> picture.render()[:4], picture.fig.dpi >= 100
+    (b'\\x89PNG', True)
+    """
+
+    def __init__(self, dpi: int = style.DPI):
+        self.fig = Figure(figsize=(WIDTH, HEIGHT), dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.dpi = dpi
+        fig = self.fig
+        self.xs = [_LEFT + i * (_COL + _GAP_X) for i in range(MAX_MEMBERS)]
+        self.title = fig.text(0.5, 0.992, "", ha="center", va="top", fontsize=style.FONT_SIZE + 1)
+        self.weights_heading = fig.text(_LEFT, _WEIGHTS_Y + _ROW_H + 0.032, "", fontsize=_FONT)
+        self.weight_axes = [
+            _bare(fig.add_axes((x, _WEIGHTS_Y, _COL, _ROW_H))) for x in self.xs
+        ]  # fmt: skip
+        self.weight_images = [
+            ax.imshow(np.zeros((16, 16)), cmap=style.DIVERGING, vmin=-1, vmax=1, aspect="auto",
+                      interpolation="nearest")
+            for ax in self.weight_axes
+        ]  # fmt: skip
+        for i, ax in enumerate(self.weight_axes):
+            ax.set_title(f"member {i}", fontsize=_FONT, pad=2)
+        scale = ScalarMappable(Normalize(-1, 1), cmap=style.DIVERGING)
+        cax = _colorbar(fig, _WEIGHTS_Y, _ROW_H, scale, "linear", ticks=[-1, 0, 1])
+        cax.set_yticklabels(["−c", "0", "+c"])
+        self._layer_shape: tuple[int, int] | None = None
+        # white sheets over the columns of inactive members (their titles are in the background),
+        # one over the weights and their title, one over the predictions, none over the headings
+        self.covers = [
+            fig.add_artist(Rectangle((x - _GAP_X / 2, y - 0.004), _COL + _GAP_X, height,
+                                     color="white", lw=0))
+            for x in self.xs
+            for y, height in ((_WEIGHTS_Y, _ROW_H + 0.03), (_MEMBERS_Y, _ROW_H + 0.007))
+        ]  # fmt: skip
+        self._init_numbers()
+        self.dynamic: list[Artist] = [  # drawn in this order: texts last
+            *self.weight_images, *self.covers, *self.init_bars, *self.trained_bars,
+            *self.values, self.title, self.weights_heading,
+        ]  # fmt: skip
+        self.tasks: dict[str, _TaskArtists] = {}
+        self.shown: str | None = None
+        self._backgrounds: dict[str, Any] = {}  # per task: the static parts, drawn once
+
+    def _init_numbers(self) -> None:
+        """Four small axes, one number each (init and trained bars), values written beside."""
+        fig = self.fig
+        x0, width, block = 0.73, 0.15, _BOTTOM_H / 4
+        handles = [Patch(color=_INIT_COLOR), Patch(color=_TRAINED_COLOR)]
+        fig.legend(handles, ["at init", "after training"], loc="lower left", ncols=2,
+                   bbox_to_anchor=(x0 - 0.012, _BOTTOM_Y + _BOTTOM_H + 0.004), frameon=False,
+                   fontsize=_FONT, handlelength=1.2, columnspacing=0.8)  # fmt: skip
+        self.number_axes, self.number_labels = [], []
+        self.init_bars, self.trained_bars, self.values = [], [], []
+        for k in range(4):
+            y = _BOTTOM_Y + (3 - k) * block
+            ax = fig.add_axes((x0, y + 0.033, width, 0.045))
+            self.init_bars.append(ax.barh([1], [0.0], 0.8, color=_INIT_COLOR)[0])
+            self.trained_bars.append(ax.barh([0], [0.0], 0.8, color=_TRAINED_COLOR)[0])
+            ax.set_yticks([])
+            ax.set_ylim(-0.5, 1.5)
+            ax.tick_params(labelsize=_FONT, length=2, pad=1)
+            ax.spines["left"].set_visible(False)
+            ax.grid(axis="x", color="0.9", lw=0.6)
+            ax.set_axisbelow(True)
+            self.number_axes.append(ax)
+            self.number_labels.append(fig.text(x0, y + 0.082, "", fontsize=_FONT))
+            for row in (1, 0):
+                self.values.append(
+                    ax.text(
+                        1.03,
+                        row,
+                        "",
+                        transform=ax.get_yaxis_transform(),
+                        va="center",
+                        fontsize=_FONT,
+                        clip_on=False,
+                    )  # fmt: skip
+                )
+
+    def _show_task(self, task: Task) -> _TaskArtists:
+        if task.name not in self.tasks:
+            self.tasks[task.name] = _TaskArtists(self.fig, task, self.xs)
+        if self.shown != task.name:
+            for name, artists in self.tasks.items():
+                artists.set_visible(name == task.name)
+            for ax, label, (_, text, limits) in zip(
+                self.number_axes, self.number_labels, METRICS[task.name], strict=True
+            ):
+                ax.set_xlim(*limits)
+                label.set_text(text)
+                if limits == (0.0, math.log(2)):
+                    ax.set_xticks([0, 0.2, 0.4, 0.6])
+                else:
+                    ax.set_xticks(np.linspace(*limits, 3))
+            self.shown = task.name
+        return self.tasks[task.name]
+
+    def update(
+        self,
+        task: Task,
+        shown: Evaluation,
+        members: int,
+        layer: int,
+        numbers: tuple[dict[str, float], dict[str, float] | None],
+        title: str,
+    ) -> None:
+        """Show the first ``members`` members of ``shown`` (the effective weights of ``layer``),
+        the numbers ``(at init, after training or None)`` and ``title``."""
+        artists = self._show_task(task)
+        weights = shown.effective_weights[layer][:members]
+        finite = np.abs(weights[np.isfinite(weights)])
+        # one scale for all members: ± c, c the 99th percentile of |entries| (the largest 1%
+        # saturate, so that a few large trained weights do not wash out every other entry)
+        limit = float(np.percentile(finite, 99)) if finite.size else 0.0
+        limit = limit if limit > 0 else 1.0
+        for i, (ax, image) in enumerate(zip(self.weight_axes, self.weight_images, strict=True)):
+            ax.set_visible(i < members)
+            for cover in self.covers[2 * i : 2 * i + 2]:
+                cover.set_visible(i >= members)
+            if i < members:
+                image.set_data(weights[i])
+                image.set_clim(-limit, limit)
+        n_in, n_out = weights.shape[1:]
+        if self._layer_shape != (n_in, n_out):
+            for ax, image in zip(self.weight_axes, self.weight_images, strict=True):
+                extent = (-0.5, n_out - 0.5, n_in - 0.5, -0.5)
+                image.set_extent(extent)
+                _inset(ax, extent)
+            self._layer_shape = (n_in, n_out)
+        self.weights_heading.set_text(
+            f"effective weights W ∘ (rᵢ sᵢᵀ) of layer {LAYERS[layer]} [{n_in} × {n_out}], "
+            f"one colour scale: c = {limit:.2g} (99th percentile of |entries|)"
+        )
+        artists.update(shown, members)
+        self._update_numbers(task, *numbers)
+        self.title.set_text(title)
+
+    def _update_numbers(self, task: Task, init: dict[str, float], trained: dict | None) -> None:
+        for k, (key, _, (low, high)) in enumerate(METRICS[task.name]):
+            for row, (bars, values) in enumerate(
+                ((self.init_bars, init), (self.trained_bars, trained))
+            ):
+                value = None if values is None else values[key]
+                bar, text = bars[k], self.values[2 * k + row]
+                shown = value is not None and bool(np.isfinite(value))
+                bar.set_visible(shown)
+                if shown:
+                    bar.set_width(float(np.clip(value, low, high)))
+                    text.set_text(f"{value:.3f}" + ("▸" if value > high else ""))
+                else:
+                    text.set_text("—" if value is None else "n/a")
+
+    # ---------------------------------------------------------------------------------------------
+    # drawing
+
+    def _capture_background(self) -> None:
+        """Draw every static part once (all member columns shown, no dynamic artist)."""
+        hidden = [(a, a.get_visible()) for a in self._all_dynamic()]
+        axes = self.weight_axes + self.tasks[self.shown].member_axes
+        shown_axes = [(ax, ax.get_visible()) for ax in axes]
+        for artist, _ in hidden:
+            artist.set_visible(False)
+        for ax, _ in shown_axes:
+            ax.set_visible(True)
+        try:
+            self.canvas.draw()
+            self._backgrounds[self.shown] = self.canvas.copy_from_bbox(self.fig.bbox)
+        finally:
+            for thing, visible in hidden + shown_axes:
+                thing.set_visible(visible)
+
+    def _all_dynamic(self) -> list[Artist]:
+        return self.tasks[self.shown].dynamic + self.dynamic
+
+    def render(self) -> bytes:
+        """The figure as PNG bytes: the static background plus the artists that change."""
+        if self.shown is None:
+            raise ValueError("nothing to render: call update() first")
+        if self.shown not in self._backgrounds:
+            self._capture_background()
+        self.canvas.restore_region(self._backgrounds[self.shown])
+        renderer = self.canvas.get_renderer()
+        for artist in self._all_dynamic():
+            ax = artist.axes
+            if artist.get_visible() and (ax is None or ax.get_visible()):
+                artist.draw(renderer)
+        width, height = self.canvas.get_width_height()
+        picture = PILImage.frombuffer(
+            "RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+        )
+        buffer = io.BytesIO()
+        picture.convert("RGB").save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()

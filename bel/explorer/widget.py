@@ -1,0 +1,532 @@
+"""The explorer's panel: ipywidgets controls in, the picture of :mod:`bel.explorer.figure` out.
+
+Every control can also be set from code (``explorer.controls["r_std"].value = 0.0``): observers
+run synchronously, so the picture and :attr:`DiversityExplorer.numbers` are up to date when the
+assignment returns. Updates are serialised with a lock, because ipykernel 7 may handle widget
+messages on a second thread while another update still runs; a change that a newer one has
+overtaken is not drawn at all, and the newest always is. An error never escapes into a traceback:
+the panel shows a short message and stays usable.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+
+from bel.explorer import model
+from bel.explorer.figure import WIDTH, ExplorerFigure
+from bel.explorer.model import CHUNK, LAYERS, MAX_MEMBERS, TASKS, Evaluation, Settings, Task
+from bel.plots import style
+
+__all__ = ["DiversityExplorer", "CONTROLS"]
+
+#: The controls of the explorer, in display order (keys of :attr:`DiversityExplorer.controls`).
+CONTROLS = (
+    "task",
+    "members",
+    "init",
+    "seed",
+    "r_mean",
+    "r_std",
+    "s_mean",
+    "s_std",
+    "use_base_weights",
+    "layer",
+    "steps",
+    "train",
+    "view",
+)
+_SETTINGS = ("members", "init", "r_mean", "r_std", "s_mean", "s_std", "seed", "use_base_weights")
+_VIEWS = (("at initialisation", "init"), ("after training", "trained"))
+_TASKS = (("classification: two moons", "moons"), ("regression with a gap", "gap"))
+_LABELS = {  # key of Evaluation.numbers -> label in report()
+    "disagreement": "pairwise disagreement (share of the grid)",
+    "mutual_information": "mutual information (nats, grid mean)",
+    "cosine": "cosine similarity of W ∘ (r sᵀ), layer shown",
+    "accuracy": "accuracy of the ensemble on the data",
+    "spread_data": "spread on the data (std, y units)",
+    "spread_off_data": "spread off the data (std, y units)",
+    "rmse": "RMSE of the ensemble mean on the data",
+}
+
+Progress = Callable[[int, int, str], None]
+
+
+def _slider(kind, description: str, value, **options) -> widgets.Widget:
+    return kind(
+        value=value,
+        description=description,
+        continuous_update=True,
+        style={"description_width": "72px"},
+        layout=widgets.Layout(width="290px"),
+        **options,
+    )
+
+
+@contextmanager
+def _notebook_progress() -> Iterator[Progress | None]:
+    """A progress bar shown under the running cell while the explorer is built (in a kernel)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        yield None
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        yield None
+        return
+    bar = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="290px"))
+    label = widgets.HTML()
+    box = widgets.HBox([bar, label])
+    display(box)
+
+    def progress(done: int, total: int, text: str) -> None:
+        bar.max, bar.value = total, done
+        label.value = f"<span style='padding-left:8px'>{text}</span>"
+
+    try:
+        yield progress
+    finally:
+        box.close()
+
+
+class DiversityExplorer:
+    """Drag sliders, watch BatchEnsemble members agree or diverge, at initialisation and after
+    training.
+
+    The network is ``bel.batchensemble(bel.mlp(in, out, hidden=(16, 16)), E, …)`` on a toy task
+    (built by :func:`bel.explorer.model.build`, trained by :func:`bel.fit`). The picture shows
+    each member's effective weight ``W ∘ (r_i s_iᵀ)`` of one layer, each member's predictions,
+    the ensemble's mean and where the members disagree, and the diversity numbers at
+    initialisation and after training. Building the panel compiles everything once (a few
+    seconds, with a progress bar in a notebook); afterwards no control compiles anything.
+
+    Display it in a notebook (``display(explorer)``, or :attr:`widget` alone). Every control in
+    :attr:`controls` can also be set from code; :attr:`numbers` then holds the new numbers,
+    :meth:`report` prints them and :attr:`png` is the new picture. :meth:`train` does what the
+    Train button does; :meth:`model` returns the members shown as an ordinary bel model.
+
+    >>> explorer = DiversityExplorer(members=3, init="normal", r_std=0.0, s_std=0.0)
+    >>> explorer.numbers["init"]["disagreement"]         # three identical members
+    0.0
+    >>> explorer.controls["init"].value = "random_sign"
+    >>> explorer.numbers["init"]["disagreement"] > 0
+    True
+
+    Args (the controls' starting values):
+      task: ``"moons"`` (2-D classification) or ``"gap"`` (1-D regression with a gap).
+      members: ensemble size ``E``, 1 to 8.
+      init, r_mean, r_std, s_mean, s_std, seed, use_base_weights: see
+        :class:`bel.explorer.model.Settings` (and :class:`bel.BatchEnsembleLinear`).
+      layer: which layer's effective weights to draw (index into ``bel.explorer.model.LAYERS``).
+      steps: training steps for the Train button (a multiple of 50, at most 1000).
+      progress: ``progress(done, total, text)`` during construction; by default a progress bar
+        under the running notebook cell (nothing outside a kernel).
+
+    Attributes:
+      controls: dict of the ipywidgets controls, keyed as in :data:`CONTROLS` (``"train"`` is a
+        ``Button``; ``"view"`` switches the picture between initialisation and training).
+      figure: the matplotlib figure drawn into (``figure.savefig`` works as usual).
+      widget: the whole panel, to display; image: the ``ipywidgets.Image`` showing the picture;
+        status, progress: the message line and the training progress bar.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: str = "moons",
+        members: int = 4,
+        init: str = "normal",
+        r_mean: float = 1.0,
+        r_std: float = 0.5,
+        s_mean: float = 1.0,
+        s_std: float = 0.5,
+        seed: int = 0,
+        use_base_weights: bool = True,
+        layer: int = 1,
+        steps: int = 300,
+        progress: Progress | None = None,
+    ):
+        settings = Settings(members, init, r_mean, r_std, s_mean, s_std, seed, use_base_weights)
+        model.make_task(task)  # checks the name
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(LAYERS):
+            raise ValueError(f"layer must be an int in [0, {len(LAYERS)}), got {layer!r}")
+        if not isinstance(steps, int) or not CHUNK <= steps <= 1000 or steps % CHUNK:
+            raise ValueError(f"steps must be a multiple of {CHUNK} in [{CHUNK}, 1000], "
+                             f"got {steps!r}")  # fmt: skip
+        self._make_controls(task, settings, layer, steps)
+        self._figure = ExplorerFigure(style.DPI)
+        self.figure = self._figure.fig
+        # shown 1:1 (never scaled down), so that its text has the size the figure was made with
+        self.image = widgets.Image(
+            format="png", layout=widgets.Layout(width=f"{round(WIDTH * style.DPI)}px")
+        )
+        self.status = widgets.HTML()
+        self.progress = widgets.IntProgress(
+            value=0, min=0, max=steps, description="training", layout=widgets.Layout(width="290px")
+        )
+        self.widget = self._layout()
+        self.png = b""
+        self._note: str | None = None  # a message from a value check, shown by the next redraw
+        # Observers can run on several threads at once (ipykernel 7 may handle widget messages on
+        # a subshell thread while another thread works): one update at a time, under _lock.
+        self._lock = threading.RLock()
+        self._flags = threading.Lock()  # guards _generation
+        self._local = threading.local()  # per-thread "ignore my own control changes"
+        self._generation = 0  # counts control changes; only the newest one needs drawing
+        self._key: tuple[str, Settings] | None = None  # what _slots and _init were built for
+        self._slots: Any = None  # the MAX_MEMBERS-slot network at initialisation
+        self._init: Evaluation | None = None
+        self._trained: Evaluation | None = None
+        self._trained_model: Any = None
+        self._trained_as: tuple[tuple[str, Settings] | None, int] | None = None
+        self._trained_steps = 0
+        with _notebook_progress() as shown:
+            self._prepare(progress or shown)
+        for name, control in self.controls.items():
+            if name == "train":
+                control.on_click(lambda _button: self._guarded(self.train))
+            else:
+                control.observe(self._on_change, names="value")
+        self._guarded(self._refresh)
+
+    def _prepare(self, progress: Progress | None) -> None:
+        """Compile every program and draw every task's picture once, before the first touch.
+
+        The tasks compile side by side (XLA compiles outside Python's lock), then each task's
+        picture is drawn once (matplotlib, in this thread).
+        """
+        total, done = 2 * len(TASKS), 0
+
+        def step(text: str) -> None:
+            if progress is not None:
+                progress(done, total, text)
+
+        step("compiling the explorer's programs (once) …")
+        with ThreadPoolExecutor(len(TASKS)) as pool:
+            jobs = {pool.submit(model.warm_up, model.make_task(name)): name for name in TASKS}
+            for job in as_completed(jobs):
+                job.result()
+                done += 1
+                step(f"compiled for the {jobs[job]} task …")
+        start = self.settings
+        for name in sorted(TASKS, key=lambda name: name == self.controls["task"].value):
+            task = model.make_task(name)
+            evaluation = model.evaluate(task, model.build(task, start))
+            numbers = evaluation.numbers(start.members)
+            self._figure.update(task, evaluation, start.members, 1, (numbers, numbers), "")
+            self._figure.render()
+            done += 1
+            step(f"drew the {name} task once …")
+        step("ready")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """``display(explorer)``: the live panel, with the current picture as a static fallback.
+
+        JupyterLab with a running kernel shows the panel; a viewer that cannot run widgets
+        (GitHub, a notebook opened before its kernel runs) shows the PNG instead of the panel's
+        text representation.
+        """
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        bundle["text/plain"] = f"DiversityExplorer: {self._title(self.settings, False)}"
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"DiversityExplorer({self._title(self.settings, self._trained is not None)})"
+
+    # ---------------------------------------------------------------------------------------------
+    # controls and layout
+
+    def _make_controls(self, task: str, s: Settings, layer: int, steps: int) -> None:
+        c: dict[str, widgets.Widget] = {}
+        c["task"] = widgets.Dropdown(
+            options=_TASKS, value=task, description="task", style={"description_width": "72px"},
+            layout=widgets.Layout(width="290px"),
+        )  # fmt: skip
+        c["members"] = _slider(widgets.IntSlider, "members", s.members, min=1, max=MAX_MEMBERS)
+        c["init"] = widgets.ToggleButtons(
+            options=["normal", "random_sign"], value=s.init, style={"button_width": "110px"},
+            tooltips=["r ~ N(r_mean, r_std²), s ~ N(s_mean, s_std²)", "every entry ±1"],
+        )  # fmt: skip
+        c["seed"] = _slider(widgets.IntSlider, "seed", s.seed, min=0, max=99)
+        c["seed"].continuous_update = False  # a seed is no continuous quantity: update on release
+        for name, value in (("r_mean", s.r_mean), ("s_mean", s.s_mean)):
+            c[name] = _slider(widgets.FloatSlider, name, value, min=-2.0, max=2.0, step=0.05)
+        for name, value in (("r_std", s.r_std), ("s_std", s.s_std)):
+            c[name] = _slider(widgets.FloatSlider, name, value, min=0.0, max=1.5, step=0.05)
+        c["use_base_weights"] = widgets.Checkbox(
+            value=s.use_base_weights, description="use_base_weights",
+            tooltip="checked: the shared W is the base MLP's kernel; unchecked: a fresh W",
+            indent=False, layout=widgets.Layout(width="290px"),
+        )  # fmt: skip
+        c["layer"] = widgets.Dropdown(
+            options=[(name, i) for i, name in enumerate(LAYERS)], value=layer,
+            description="heatmaps", style={"description_width": "72px"},
+            layout=widgets.Layout(width="290px"),
+        )  # fmt: skip
+        c["steps"] = _slider(widgets.IntSlider, "steps", steps, min=CHUNK, max=1000, step=CHUNK)
+        c["train"] = widgets.Button(
+            description="Train", icon="play", button_style="primary",
+            tooltip="train the members on the task (full batch, Adam)",
+            layout=widgets.Layout(width="120px"),
+        )  # fmt: skip
+        c["view"] = widgets.ToggleButtons(
+            options=_VIEWS, value="init", style={"button_width": "120px"},
+        )  # fmt: skip
+        self.controls = {name: c[name] for name in CONTROLS}
+        for name, control in self.controls.items():
+            if name != "train":
+                self._guard_values(name, control)
+
+    def _guard_values(self, name: str, control: widgets.Widget) -> None:
+        """A value set from code that the control cannot take becomes a short message: a slider
+        keeps its nearest allowed value, a choice keeps its current one (no exception)."""
+        original = control._trait_validators.get("value")  # the control's own check
+
+        def check(owner: widgets.Widget, proposal: Any) -> Any:
+            value = proposal["value"]
+            low, high = getattr(owner, "min", None), getattr(owner, "max", None)
+            if low is not None and isinstance(value, int | float) and not low <= value <= high:
+                self._note = f"{name} must be in [{low}, {high}], got {value!r}: using the nearest"
+            try:
+                return original(owner, proposal) if original is not None else value
+            except Exception as err:  # noqa: BLE001 - traitlets' TraitError, or a TypeError
+                options = getattr(owner, "options", ())
+                allowed = [o[1] if isinstance(o, tuple) else o for o in options]
+                self._say(f"{name} must be one of {allowed}, got {value!r}: kept "
+                          f"{owner.value!r} ({type(err).__name__})", error=True)  # fmt: skip
+                return owner.value
+
+        control._register_validator(check, ("value",))
+
+    def _layout(self) -> widgets.Widget:
+        c = self.controls
+        columns = widgets.HBox(
+            [
+                widgets.VBox([c["task"], c["members"], c["seed"], c["use_base_weights"]]),
+                widgets.VBox([c["r_mean"], c["r_std"], c["s_mean"], c["s_std"]]),
+                widgets.VBox([c["layer"], c["steps"], widgets.HBox([c["train"]]), self.progress]),
+            ]
+        )
+
+        def label(text: str) -> widgets.HTML:
+            return widgets.HTML(
+                f"<div style='text-align:right; padding-right:8px'>{text}</div>",
+                layout=widgets.Layout(width="80px"),
+            )
+
+        toggles = widgets.HBox([label("init"), c["init"], label("show"), c["view"]])
+        return widgets.VBox([columns, toggles, self.status, self.image])
+
+    # ---------------------------------------------------------------------------------------------
+    # state read from the controls
+
+    @property
+    def task(self) -> Task:
+        """The current :class:`bel.explorer.model.Task`."""
+        return model.make_task(self.controls["task"].value)
+
+    @property
+    def settings(self) -> Settings:
+        """The current :class:`bel.explorer.model.Settings`, read from the controls."""
+        return Settings(**{name: self.controls[name].value for name in _SETTINGS})
+
+    @property
+    def numbers(self) -> dict[str, dict[str, float] | None]:
+        """``{"init": {...}, "trained": {...} or None}``: the numbers shown (see
+        :meth:`bel.explorer.model.Evaluation.numbers`; ``cosine`` is for the layer shown)."""
+        layer, members = self.controls["layer"].value, self.controls["members"].value
+        with self._lock:
+            init, trained = self._init, self._trained
+        return {
+            "init": None if init is None else init.numbers(members, layer),
+            "trained": None if trained is None else trained.numbers(members, layer),
+        }
+
+    def report(self) -> str:
+        """The numbers shown, as plain text (for printing from code).
+
+        >>> print(DiversityExplorer(r_std=0.0, s_std=0.0).report())  # doctest: +ELLIPSIS
+        two moons · E = 4 · r ~ N(1, 0²), s ~ N(1, 0²) · seed 0
+                                                       at init   trained
+        pairwise disagreement (share of the grid)        0.000         —
+        ...
+        """
+        numbers, settings = self.numbers, self.settings
+        title = self._title(settings, False).replace(" · at initialisation", "")
+        name = "two moons" if self.task.classify else "regression with a gap"
+        lines = [f"{name} · {title}", f"{'':47}{'at init':>9}{'trained':>10}"]
+        trained = numbers["trained"]
+        for key, value in numbers["init"].items():
+            after = "—" if trained is None else f"{trained[key]:.3f}"
+            lines.append(f"{_LABELS[key]:47}{value:9.3f}{after:>10}")
+        return "\n".join(lines)
+
+    @property
+    def trained(self) -> bool:
+        """Whether a trained state for the current settings exists."""
+        return self._trained is not None
+
+    def model(self, view: str = "init"):
+        """The members shown, as an ordinary bel BatchEnsemble (``nnx`` model).
+
+        ``view`` is ``"init"`` or ``"trained"`` (after :meth:`train`).
+        """
+        if view not in ("init", "trained"):
+            raise ValueError(f"view must be 'init' or 'trained', got {view!r}")
+        with self._lock:
+            slots = self._slots if view == "init" else self._trained_model
+        if slots is None:
+            raise ValueError("no trained state: call train() (or press Train) first")
+        settings = self.settings
+        return model.first_members(self.task, settings, slots, settings.members)
+
+    # ---------------------------------------------------------------------------------------------
+    # reacting to the controls
+
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Change controls from code without reacting to it (in this thread only)."""
+        self._local.quiet = getattr(self._local, "quiet", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.quiet -= 1
+
+    def _guarded(self, action) -> None:
+        """Run ``action``; on any error show a short message instead, keep the panel usable."""
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 - the panel must survive anything
+            text = str(err).splitlines()[0] if str(err) else ""
+            self._say(f"Could not update: {type(err).__name__}: {text[:200]}", error=True)
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        if getattr(self._local, "quiet", 0):
+            return
+        if change["owner"] is self.controls["steps"]:
+            self.progress.max = self.controls["steps"].value
+            return
+        with self._flags:
+            self._generation += 1
+            generation = self._generation
+        with self._lock:
+            # A newer change is already waiting for the lock: it will draw the final state, which
+            # makes drawing this intermediate one pointless (a dragged slider's backlog shrinks).
+            if generation == self._generation:
+                self._guarded(self._refresh)
+
+    def _refresh(self) -> None:
+        """Bring the members, the picture and the numbers up to date with every control."""
+        settings, task = self.settings, self.task
+        key = (task.name, settings.replace(members=1))  # everything but the member count
+        for name in ("r_mean", "r_std", "s_mean", "s_std"):
+            self.controls[name].disabled = settings.init == "random_sign"
+        if key != self._key:
+            self._key = self._slots = self._init = None
+            self._forget_training()
+            self._slots = model.build(task, settings)
+            self._init = model.evaluate(task, self._slots)
+            self._key = key
+        elif self._trained_as is not None and self._trained_as != (key, settings.members):
+            self._forget_training()  # trained for another member count
+        self._redraw()
+
+    def _forget_training(self) -> None:
+        self._trained = self._trained_model = self._trained_as = None
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        with self._quiet():
+            self.controls["view"].value = "init"
+
+    def _say(self, text: str, error: bool = False) -> None:
+        color = "#b30000" if error else "#444"
+        self.status.value = f"<span style='color:{color}; font-size:90%'>{text}</span>"
+
+    def _redraw(self) -> None:
+        if self._init is None:
+            self._say("Nothing to show: the last change failed; change a control to retry.", True)
+            return
+        task, settings = self.task, self.settings
+        view = self.controls["view"].value
+        message, error = "ready", False
+        if self._note is not None:
+            message, error, self._note = self._note, True, None
+        elif view == "trained" and self._trained is None:
+            message = "Not trained yet: press Train (showing the initialisation)."
+        shown = self._trained if view == "trained" and self._trained is not None else self._init
+        numbers = self.numbers
+        if not all(np.isfinite(v) for v in numbers["init"].values()):
+            message = "Some numbers are not finite (NaN or inf): try smaller means or stds."
+            error = True
+        self._figure.update(
+            task,
+            shown,
+            settings.members,
+            self.controls["layer"].value,
+            (numbers["init"], numbers["trained"]),
+            self._title(settings, shown is self._trained),
+        )
+        self.png = self._figure.render()
+        self.image.value = self.png
+        self._say(message, error)
+
+    def _title(self, s: Settings, trained: bool) -> str:
+        if s.init == "random_sign":
+            init = "r, s random signs ±1"
+        else:
+            init = f"r ~ N({s.r_mean:g}, {s.r_std:g}²), s ~ N({s.s_mean:g}, {s.s_std:g}²)"
+        state = f"after {self._trained_steps} training steps" if trained else "at initialisation"
+        return f"E = {s.members} · {init} · seed {s.seed} · {state}"
+
+    # ---------------------------------------------------------------------------------------------
+    # training
+
+    def train(self) -> None:
+        """Train the members for ``controls["steps"]`` steps from the initialisation shown, with
+        progress in :attr:`progress`; then show the trained state (``view = "trained"``)."""
+        with self._lock:
+            self._refresh()
+            self._train()
+
+    def _train(self) -> None:
+        if self._slots is None:
+            raise ValueError("nothing to train: the last change failed; change a control first")
+        task, settings = self.task, self.settings
+        steps = self.controls["steps"].value
+        button = self.controls["train"]
+        button.disabled = True
+        self.progress.max, self.progress.value, self.progress.bar_style = steps, 0, ""
+        self._say(f"training {steps} steps …")
+
+        def report(done: int, loss: float) -> None:
+            self.progress.value = done
+            self._say(f"training: {done}/{steps} steps, loss {loss:.4f}")
+
+        try:
+            trained, losses = model.train(task, self._slots, settings.members, steps, report)
+        finally:
+            button.disabled = False
+        self._trained_model = trained
+        self._trained = model.evaluate(task, trained)
+        self._trained_as = (self._key, settings.members)
+        self._trained_steps = steps
+        self.progress.bar_style = "success" if np.isfinite(losses[-1]) else "danger"
+        with self._quiet():
+            self.controls["view"].value = "trained"
+        self._redraw()
+        if not np.isfinite(losses[-1]):
+            self._say(
+                "Training diverged (the loss is not finite): try smaller means or stds.", True
+            )
+        else:
+            self._say(f"trained {steps} steps: loss {losses[0]:.3f} → {losses[-1]:.4f}")

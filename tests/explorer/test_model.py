@@ -1,0 +1,182 @@
+"""bel.explorer.model: the explorer's networks are bel's, trained by bel.fit, measured by
+bel.metrics, and nothing compiles after the warm-up."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+import bel
+from bel import metrics
+from bel.explorer import model
+from bel.explorer.model import MAX_MEMBERS, Settings
+
+SETTINGS = [
+    Settings(),
+    Settings(init="random_sign", seed=3),
+    Settings(r_mean=-0.5, r_std=1.2, s_mean=2.0, s_std=0.1, seed=7, use_base_weights=False),
+    Settings(r_std=0.0, s_std=0.0, seed=1),
+]
+
+
+@pytest.fixture(scope="module", params=model.TASKS)
+def task(request):
+    return model.make_task(request.param)
+
+
+def _leaves(m: nnx.Module) -> list[np.ndarray]:
+    return [np.asarray(a) for a in jax.tree.leaves(nnx.as_pure(nnx.state(m)))]
+
+
+def _bel_model(task, s: Settings, members: int) -> nnx.Module:
+    """What a learner writes with bel for the same arguments."""
+    base = bel.mlp(task.in_features, task.out_features, hidden=model.HIDDEN, rngs=2 * s.seed)
+    return bel.batchensemble(base, members, rngs=2 * s.seed + 1, init=s.init, r_mean=s.r_mean,
+                             r_std=s.r_std, s_mean=s.s_mean, s_std=s.s_std,
+                             use_base_weights=s.use_base_weights)  # fmt: skip
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_the_first_members_of_the_slots_are_what_bel_batchensemble_builds(task, settings):
+    slots = model.build(task, settings)
+    assert bel.num_members(slots) == MAX_MEMBERS
+    for members in (1, 3, 8):
+        expected = _bel_model(task, settings, members)
+        got = model.first_members(task, settings, slots, members)
+        assert bel.num_members(got) == members
+        for a, b in zip(_leaves(got), _leaves(expected), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_training_the_slots_with_a_mask_is_bel_fit_on_the_smaller_ensemble(task, members):
+    # float32 sums over 8 or over `members` rows round differently, and training amplifies the
+    # difference slowly (the first losses agree to 1e-3, the end to 3%)
+    settings = SETTINGS[1]
+    trained, losses = model.train(task, model.build(task, settings), members, steps=50)
+    expected = _bel_model(task, settings, members)
+    expected_losses = bel.fit(expected, task.x, task.y, loss=task.loss, steps=50,
+                              learning_rate=model.LEARNING_RATE)  # fmt: skip
+    np.testing.assert_allclose(losses[:40], expected_losses[:40], rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(losses, expected_losses, rtol=3e-2)
+    got = model.first_members(task, settings, trained, members)
+    for a, b in zip(_leaves(got), _leaves(expected), strict=True):
+        assert np.linalg.norm(a - b) <= 1e-2 * max(np.linalg.norm(b), 1e-6)
+
+
+def test_training_leaves_the_inactive_slots_and_the_argument_alone(task):
+    slots = model.build(task, SETTINGS[0])
+    before = _leaves(slots)
+    trained, _ = model.train(task, slots, 2, steps=50)
+    for a, b in zip(_leaves(slots), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    layer, start = trained.layers[2], slots.layers[2]
+    np.testing.assert_array_equal(np.asarray(layer.r[...])[2:], np.asarray(start.r[...])[2:])
+    assert not np.array_equal(np.asarray(layer.r[...])[:2], np.asarray(start.r[...])[:2])
+
+
+@pytest.mark.parametrize("settings", SETTINGS[:3])
+def test_every_prefix_number_is_bel_metrics_on_the_first_members(task, settings):
+    slots = model.build(task, settings)
+    evaluation = model.evaluate(task, slots)
+    logits = bel.predict(slots, np.concatenate([task.points, task.x]))
+    on_points, on_data = logits[:, : len(task.points)], logits[:, len(task.points) :]
+    for members in range(1, MAX_MEMBERS + 1):
+        got = evaluation.numbers(members, layer=0)
+        sub = model.first_members(task, settings, slots, members)
+        cosine = metrics.mean_pairwise_cosine(sub.layers[0].effective_weights())
+        assert got["cosine"] == pytest.approx(float(cosine), abs=1e-5)
+        if task.classify:
+            z = on_points[:members]
+            assert got["disagreement"] == pytest.approx(float(metrics.pairwise_disagreement(z)))
+            mi = float(metrics.mutual_information(z).mean())
+            assert got["mutual_information"] == pytest.approx(mi, abs=1e-5)
+            acc = float(metrics.accuracy(on_data[:members], task.y))
+            assert got["accuracy"] == pytest.approx(acc)
+        else:
+            spread = np.std(np.asarray(on_points[:members, :, 0]), axis=0)
+            assert got["spread_data"] == pytest.approx(spread[task.region].mean(), abs=1e-5)
+            assert got["spread_off_data"] == pytest.approx(spread[~task.region].mean(), abs=1e-5)
+            mean = np.asarray(on_data[:members, :, 0]).mean(axis=0)
+            rmse = np.sqrt(np.mean((mean - task.y[:, 0]) ** 2))
+            assert got["rmse"] == pytest.approx(rmse, rel=1e-4)
+
+
+def test_std_zero_gives_identical_members(task):
+    evaluation = model.evaluate(task, model.build(task, SETTINGS[3]))
+    numbers = evaluation.numbers(MAX_MEMBERS)
+    assert numbers["cosine"] == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(evaluation.outputs, evaluation.outputs[:1].repeat(8, 0), atol=1e-6)
+    if task.classify:
+        assert numbers["disagreement"] == 0.0
+        assert numbers["mutual_information"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_nothing_compiles_after_the_warm_up():
+    compiles = []
+
+    def listen(event: str, duration: float, **kwargs) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    for name in model.TASKS:
+        model.warm_up(model.make_task(name))
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        for name in model.TASKS:
+            task = model.make_task(name)
+            for settings in SETTINGS:
+                slots = model.build(task, settings)
+                evaluation = model.evaluate(task, slots)
+                for members in range(1, MAX_MEMBERS + 1):
+                    evaluation.numbers(members, layer=members % 3)
+                trained, _ = model.train(task, slots, 1 + settings.seed % MAX_MEMBERS, 100)
+                model.evaluate(task, trained)
+    finally:
+        jax.monitoring.clear_event_listeners()
+    assert compiles == [], f"{len(compiles)} compilations after the warm-up"
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"members": 0}, "members must be an int in \\[1, 8\\], got 0"),
+        ({"members": 9}, "members must be an int in \\[1, 8\\], got 9"),
+        ({"members": 2.0}, "members must be an int"),
+        ({"init": "uniform"}, "init must be one of"),
+        ({"r_std": -0.1}, "r_std must be >= 0, got -0.1"),
+        ({"s_mean": float("nan")}, "s_mean must be a finite number"),
+        ({"s_std": "big"}, "s_std must be a number, got 'big'"),
+        ({"seed": -1}, "seed must be an int >= 0"),
+        ({"use_base_weights": 1}, "use_base_weights must be a bool"),
+    ],
+)
+def test_settings_reject_bad_values(changes, match):
+    with pytest.raises(ValueError, match=match):
+        Settings(**changes)
+
+
+def test_settings_replace_checks_names_and_values():
+    assert Settings().replace(seed=3).seed == 3
+    with pytest.raises(ValueError, match="no field"):
+        Settings().replace(colour="red")
+    with pytest.raises(ValueError, match="members"):
+        Settings().replace(members=9)
+
+
+def test_bad_calls_are_value_errors():
+    moons = model.make_task("moons")
+    with pytest.raises(ValueError, match="task must be one of \\('moons', 'gap'\\), got 'mnist'"):
+        model.make_task("mnist")
+    with pytest.raises(ValueError, match="expects a bel.explorer.model.Task"):
+        model.evaluate("moons", model.build(moons, Settings()))
+    with pytest.raises(ValueError, match="8-slot network for task 'gap'"):
+        model.evaluate(model.make_task("gap"), model.build(moons, Settings()))
+    with pytest.raises(ValueError, match="8-slot network"):
+        model.evaluate(moons, model.build(moons, Settings(), 4))
+    with pytest.raises(ValueError, match="steps must be a positive multiple of 50, got 75"):
+        model.train(moons, model.build(moons, Settings()), 2, 75)
+    with pytest.raises(ValueError, match="layer must be an int in \\[0, 3\\)"):
+        model.evaluate(moons, model.build(moons, Settings())).numbers(2, layer=3)

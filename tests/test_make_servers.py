@@ -1,0 +1,106 @@
+"""`make lab` and `make explorer` start for this machine's user (root included) and serve a page.
+
+Each server runs on a free localhost port with scratch Jupyter folders, is asked for its page, and
+is always stopped (its whole process group) at the end. ``-o .venv/.installed`` keeps make from
+reinstalling the environment the tests already run in.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _scratch_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+                 "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR",
+                 "MPLCONFIGDIR"):  # fmt: skip
+        (tmp_path / name).mkdir()
+        env[name] = str(tmp_path / name)
+    return env
+
+
+def _serve(args: list[str], env: dict[str, str], url: str, log: Path, timeout: float) -> str:
+    """Run `make ARGS`, fetch `url` once it answers, stop the server; return the page."""
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            ["make", "-s", "-o", ".venv/.installed", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kernels stop with it
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=timeout) as response:
+                        assert response.status == 200
+                        return response.read().decode("utf-8", "replace")
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        out.flush()
+                        raise AssertionError(
+                            f"make {args[0]} did not serve {url}:\n{log.read_text()[-3000:]}"
+                        ) from None
+                    time.sleep(0.5)
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(server.pid, signal.SIGKILL)
+                    server.wait(timeout=10)
+
+
+def test_make_lab_starts_for_this_user_and_serves_jupyterlab(tmp_path):
+    port, token = _free_port(), secrets.token_hex(16)
+    lab_args = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} "
+                f"--ServerApp.port_retries=0 --IdentityProvider.token={token}")  # fmt: skip
+    page = _serve(
+        ["lab", f"LAB_ARGS={lab_args}"],
+        _scratch_env(tmp_path),
+        f"http://127.0.0.1:{port}/lab?token={token}",
+        tmp_path / "lab.log",
+        timeout=120,
+    )
+    assert "JupyterLab" in page
+
+
+def test_allow_root_is_passed_to_jupyterlab_only_for_root():
+    out = subprocess.run(["make", "-n", "-o", ".venv/.installed", "lab"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert ("--allow-root" in out.stdout) == (os.geteuid() == 0), out.stdout
+
+
+def test_make_explorer_prints_its_address_and_serves_the_explorer(tmp_path):
+    port = _free_port()
+    page = _serve(
+        ["explorer", f"EXPLORER_PORT={port}", "EXPLORER_ARGS=--Voila.ip=127.0.0.1"],
+        _scratch_env(tmp_path),
+        f"http://127.0.0.1:{port}/",
+        tmp_path / "explorer.log",
+        timeout=600,  # the page is sent once notebook 03 has run
+    )
+    log = (tmp_path / "explorer.log").read_text()
+    assert f"http://localhost:{port}/" in log.splitlines()[0]
+    assert "<title>03_diversity_explorer</title>" in page
+    assert "application/vnd.jupyter.widget-view+json" in page  # the live panel
+    assert "Traceback" not in page and "Error" not in page.replace("ErrorBoundary", "")
