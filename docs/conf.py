@@ -6,8 +6,8 @@ and the API pages come from bel's docstrings (autodoc). Every package used here 
 MathJax is served from the book itself (``sphinx-mathjax-offline``), the launch badges are local
 files, and no widget JavaScript is loaded from a CDN (the widget outputs show their static picture).
 
-Generated at every build, before Sphinx reads anything (both folders are git-ignored, and a file is
-only rewritten when its content changes, so incremental builds stay incremental):
+Generated at every build by ``setup`` below, before Sphinx looks for sources (both folders are
+git-ignored; a file is only rewritten when its content changes):
 
 - ``docs/notebooks/NAME.ipynb``: a copy of every ``notebooks/*.ipynb`` (found by glob, so a new
   notebook gets its page without any edit here) with the exercises' solutions
@@ -303,9 +303,6 @@ def _generate_sources() -> None:
         _write_if_changed(BOOK_API / name, text)
 
 
-_generate_sources()
-
-
 # -- Hooks -----------------------------------------------------------------------------------------
 
 
@@ -482,6 +479,7 @@ def _class_signature(app, what, name, obj, options, signature, return_annotation
 
 
 def setup(app):
+    _generate_sources()  # before Sphinx looks for sources (importing this file writes nothing)
     app.connect("autodoc-process-signature", _class_signature)
     app.connect("include-read", _readme_links)
     app.connect("missing-reference", _resolve_reexports)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -80,6 +81,72 @@ def _page(path: Path) -> Path:
     return BOOK / "notebooks" / f"{path.stem}.html"
 
 
+def _conf():
+    """docs/conf.py as a module (importing it writes nothing: generation runs in its setup)."""
+    spec = importlib.util.spec_from_file_location("bel_book_conf", ROOT / "docs" / "conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _md(text: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _code(outputs: list[dict]) -> dict:
+    return {"cell_type": "code", "metadata": {}, "source": "", "outputs": outputs}
+
+
+def test_solutions_go_after_the_exercises_and_launch_note_after_the_title(tmp_path, monkeypatch):
+    conf = _conf()
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    (solutions / "07_ex1_first.py").write_text("# Solution to exercise 1 of 07_demo: the sum.\n")
+    (solutions / "07_ex2_second.py").write_text("x = 2\n")
+    (solutions / "08_ex1_other.py").write_text("x = 3\n")
+    monkeypatch.setattr(conf, "SOLUTIONS", solutions)
+    widget = {"output_type": "display_data", "data": {WIDGET_VIEW: {}, "image/png": "AA=="}}
+    cells = [
+        _md("# 07 · Demo\n\n[![Binder](https://mybinder.org/badge_logo.svg)](x)"),
+        _code([widget]),
+        _md("## Exercises\n\nDo them."),
+        _md("### Exercise 1 · the sum"),
+        _md("## What you have seen\n\nA summary."),
+    ]
+    notebook = tmp_path / "07_demo.ipynb"
+    notebook.write_text(json.dumps({"cells": cells, "metadata": {"widgets": {"state": 1}}}))
+    out = json.loads(conf._book_notebook(notebook))
+    texts = ["".join(c["source"]) for c in out["cells"]]
+    assert "widgets" not in out["metadata"]
+    assert conf.LOCAL_BINDER_BADGE in texts[0] and "badge_logo.svg" not in texts[0]
+    assert "make explorer" in texts[1] and "voila/render/notebooks/07_demo.ipynb" in texts[1]
+    solutions_at = next(i for i, t in enumerate(texts) if t.startswith("## Solutions"))
+    assert texts[solutions_at - 1].startswith("### Exercise 1")
+    assert texts[solutions_at + 1].startswith("## What you have seen")
+    block = texts[solutions_at]
+    assert block.count("{dropdown}") == 2 and "08_ex1_other.py" not in block
+    assert "Exercise 1 · the sum (`07_ex1_first.py`)" in block
+    assert "{literalinclude} ../../notebooks/solutions/07_ex2_second.py" in block
+    # without an Exercises heading the solutions go last; without widgets there is no note
+    notebook.write_text(json.dumps({"cells": cells[2:3] + cells[4:], "metadata": {}}))
+    texts = ["".join(c["source"]) for c in json.loads(conf._book_notebook(notebook))["cells"]]
+    assert texts[1].startswith("## Solutions") and "make explorer" not in "".join(texts)
+    cells_without_exercises = [cells[0], cells[4]]
+    notebook.write_text(json.dumps({"cells": cells_without_exercises, "metadata": {}}))
+    texts = ["".join(c["source"]) for c in json.loads(conf._book_notebook(notebook))["cells"]]
+    assert texts[-1].startswith("## Solutions")
+
+
+def test_reexported_names_resolve_to_where_they_are_defined():
+    conf = _conf()
+    assert conf._canonical("bel.tile", bel.tile) == "bel.layers.tile"
+    assert conf._canonical("bel.layers.tile", bel.tile) is None  # already canonical
+    assert conf._object("bel.layers.BatchEnsembleLinear.effective_weights") is not conf._MISSING
+    assert conf._object("bel.metrics.no_such_function") is conf._MISSING
+    assert conf._object("bel.no_such_module.f") is conf._MISSING
+    assert "bel.layers" in conf._bel_modules() and "bel.plots.style" in conf._bel_modules()
+
+
 @pytest.fixture(scope="module")
 def book() -> Path:
     if not (BOOK / "index.html").exists():
@@ -133,6 +200,13 @@ def test_every_notebook_has_a_page_with_its_figures_and_solutions(book, notebook
     assert page.exists(), f"{notebook.name} has no page in the book: run `make book`"
     parsed, text = _parse(page)
     nb = _notebook(notebook)
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                assert "image/png" in output["data"], (
+                    f"a widget output of {notebook.name} has no picture: the book (and GitHub, "
+                    "and any viewer without a kernel) would show nothing or its repr"
+                )
     # every saved picture is on the page, inside the cell outputs (widgets: their static picture)
     assert parsed.output_images == _figures(nb), (parsed.output_images, _figures(nb))
     assert WIDGET_VIEW not in text and "widget-state+json" not in text
@@ -341,6 +415,13 @@ def test_book_in_a_browser(server):
             page.screenshot(
                 path=str(ARTIFACTS / f"book_{NOTEBOOKS[-1].stem}_full.png"), full_page=True
             )
+
+            # search, from the book's own index
+            _open(page, watch, f"{server}/search.html?q=BatchEnsembleLinear")
+            results = page.locator("#search-results li")
+            results.first.wait_for(timeout=30_000)
+            assert results.count() >= 1
+            _check_page(page, watch, "search")
 
             # the API: from the navigation, and every module page it lists
             _open(page, watch, f"{server}/index.html")
