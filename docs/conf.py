@@ -373,11 +373,22 @@ def _resolve_reexports(app, env, node, contnode):
     return None
 
 
-def _readme_binder_buttons(app, pagename, templatename, context, doctree) -> None:
-    """Binder launch links in the README's pattern (``?labpath=``); Voilà for widget notebooks."""
-    if not pagename.startswith("notebooks/"):
+def _installs_bel(nb: dict) -> bool:
+    """Whether the first code cell installs bel when it is missing (what Colab needs)."""
+    code = next((_text(cell) for cell in nb["cells"] if cell["cell_type"] == "code"), "")
+    return 'find_spec("bel")' in code and "pip" in code
+
+
+def _launch_buttons(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``, after the theme's: the launch menu of a notebook page.
+
+    Binder in the README's link pattern (``?labpath=``); Voilà too for notebooks with widgets;
+    Colab only where it works, i.e. where the first code cell installs bel.
+    """
+    source = NOTEBOOKS / f"{pagename.removeprefix('notebooks/')}.ipynb"
+    if not pagename.startswith("notebooks/") or not source.exists():
         return
-    name = pagename.split("/", 1)[1]
+    name, nb = source.stem, json.loads(source.read_text(encoding="utf-8"))
     for group in context.get("header_buttons", []):
         if group.get("label") != "launch-buttons":
             continue
@@ -386,8 +397,9 @@ def _readme_binder_buttons(app, pagename, templatename, context, doctree) -> Non
             if button.get("text") == "Binder":
                 button["url"] = f"{BINDER}?labpath=notebooks/{name}.ipynb"
                 button["text"] = "Binder (JupyterLab)"
-        source = NOTEBOOKS / f"{name}.ipynb"
-        if source.exists() and _has_widgets(json.loads(source.read_text(encoding="utf-8"))):
+        if not _installs_bel(nb):
+            buttons[:] = [button for button in buttons if button.get("text") != "Colab"]
+        if _has_widgets(nb):
             buttons.append(
                 {
                     "type": "link",
@@ -483,6 +495,6 @@ def setup(app):
     app.connect("autodoc-process-signature", _class_signature)
     app.connect("include-read", _readme_links)
     app.connect("missing-reference", _resolve_reexports)
-    app.connect("html-page-context", _readme_binder_buttons, priority=502)
+    app.connect("html-page-context", _launch_buttons, priority=502)
     app.connect("build-finished", _check_internal_links, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
