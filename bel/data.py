@@ -25,6 +25,9 @@ __all__ = [
     "DIGIT_SHIFTS",
     "digits",
     "shift_digits",
+    "DigitTask",
+    "SPLIT_PAIRS",
+    "digit_tasks",
 ]
 
 
@@ -273,3 +276,89 @@ def shift_digits(x: np.ndarray, kind: str, severity: float, *, seed: int = 0) ->
             ]
         )
     return np.clip(out, 0.0, 1.0).astype(x.dtype).reshape(x.shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# Split tasks: a sequence of two-class tasks over disjoint digits (lifelong learning)
+
+SPLIT_PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
+"""The default split of the ten digits into five two-class tasks, as Split-MNIST does."""
+
+
+class DigitTask(NamedTuple):
+    """One two-class task of :func:`digit_tasks`: label 0 is ``digits[0]``, label 1 ``digits[1]``.
+
+    ``x_*`` are ``[N, 64]`` ``float32`` images in ``[0, 1]``, ``y_*`` ``int32`` labels 0 / 1;
+    ``train`` and ``test`` give the ``(x, y)`` pairs that ``bel.fit`` and
+    ``bel.lifelong.task_accuracies`` take.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    digits: tuple[int, int]
+
+    @property
+    def train(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x_train, self.y_train
+
+    @property
+    def test(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x_test, self.y_test
+
+
+def digit_tasks(
+    pairs: tuple[tuple[int, int], ...] | list[tuple[int, int]] = SPLIT_PAIRS,
+    *,
+    test_fraction: float = 0.25,
+    balanced: bool = True,
+    seed: int = 0,
+) -> list[DigitTask]:
+    """Two-class tasks over disjoint digits, one per pair: a split-task sequence.
+
+    The split-task setup of lifelong learning (the BatchEnsemble paper uses Split-CIFAR-100 and
+    Split-ImageNet), on scikit-learn's digits. Built on :func:`digits` with nothing held out (the
+    same seeded, stratified train / test split and ``[0, 1]`` scaling). Task ``t`` holds the
+    images of ``pairs[t]``, relabelled 0 (first digit) and 1 (second), shuffled. With
+    ``balanced`` every digit contributes as many training (and test) images as the rarest digit
+    has, so both classes are equally frequent and every task has the same shapes (``bel.fit``
+    then compiles once for all tasks).
+
+    >>> tasks = digit_tasks(seed=0)
+    >>> [t.digits for t in tasks]
+    [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+    >>> tasks[0].x_train.shape, tasks[0].x_test.shape, np.bincount(tasks[0].y_train).tolist()
+    ((260, 64), (88, 64), [130, 130])
+    """
+    pairs = [tuple(p) for p in pairs]
+    if not pairs:
+        raise ValueError("digit_tasks expects at least one pair of digits, got none")
+    for pair in pairs:
+        if (
+            len(pair) != 2
+            or pair[0] == pair[1]
+            or not all(
+                isinstance(d, int | np.integer) and not isinstance(d, bool) and 0 <= d <= 9
+                for d in pair
+            )
+        ):
+            raise ValueError(
+                f"digit_tasks expects pairs of two different digits 0..9, got {pair!r}"
+            )
+    split = digits(test_fraction=test_fraction, held_out=(), seed=seed)  # classes are the digits
+    rng = np.random.default_rng(seed)
+    n_train = min(np.bincount(split.y_train, minlength=10)) if balanced else None
+    n_test = min(np.bincount(split.y_test, minlength=10)) if balanced else None
+
+    def take(x: np.ndarray, y: np.ndarray, pair: tuple[int, int], n: int | None):
+        index = np.concatenate([np.flatnonzero(y == d)[:n] for d in pair])
+        index = index[rng.permutation(index.size)]
+        return x[index], (y[index] == pair[1]).astype(np.int32)
+
+    tasks = []
+    for pair in pairs:
+        x_train, y_train = take(split.x_train, split.y_train, pair, n_train)
+        x_test, y_test = take(split.x_test, split.y_test, pair, n_test)
+        tasks.append(DigitTask(x_train, y_train, x_test, y_test, (int(pair[0]), int(pair[1]))))
+    return tasks

@@ -266,3 +266,57 @@ def test_larger_shifts_change_more():
 def test_shift_errors(args, message):
     with pytest.raises(ValueError, match=message):
         data.shift_digits(*args)
+
+
+# --------------------------------------------------------------------------------------------------
+# Split tasks (lifelong learning)
+
+
+def test_digit_tasks_are_the_pairs_relabelled_and_balanced():
+    split = data.digits(held_out=(), seed=3)
+    tasks = data.digit_tasks(seed=3)
+    assert [t.digits for t in tasks] == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+    n_train = np.bincount(split.y_train).min()  # the rarest digit's training images
+    n_test = np.bincount(split.y_test).min()
+    seen_train = []
+    for task in tasks:
+        assert task.x_train.shape == (2 * n_train, 64) and task.x_test.shape == (2 * n_test, 64)
+        assert np.bincount(task.y_train).tolist() == [n_train, n_train]
+        assert task.y_train.dtype == np.int32 and task.x_train.dtype == np.float32
+        # every image is one of the split's images of the right digit, train stays train
+        for x, y, pool_x, pool_y in [
+            (task.x_train, task.y_train, split.x_train, split.y_train),
+            (task.x_test, task.y_test, split.x_test, split.y_test),
+        ]:
+            for label, digit in enumerate(task.digits):
+                pool = {row.tobytes() for row in pool_x[pool_y == digit]}
+                assert all(row.tobytes() in pool for row in x[y == label]), (task.digits, label)
+        assert task.train[0] is task.x_train and task.test[1] is task.y_test
+        seen_train.append({row.tobytes() for row in task.x_train})
+    assert not set.intersection(*seen_train[:2])  # disjoint digits, disjoint images
+
+
+def test_digit_tasks_options():
+    a, b = data.digit_tasks([(3, 5)], seed=1), data.digit_tasks([(3, 5)], seed=1)
+    assert np.array_equal(a[0].x_train, b[0].x_train)
+    assert not np.array_equal(a[0].x_train, data.digit_tasks([(3, 5)], seed=2)[0].x_train)
+    swapped = data.digit_tasks([(5, 3)], seed=1)[0]
+    assert sorted(map(bytes, swapped.x_train)) == sorted(map(bytes, a[0].x_train))
+    full = data.digit_tasks([(0, 1)], balanced=False, seed=0)[0]
+    split = data.digits(held_out=(), seed=0)
+    assert len(full.x_train) == np.isin(split.y_train, [0, 1]).sum()
+
+
+@pytest.mark.parametrize(
+    "pairs, message",
+    [
+        ([], "at least one pair"),
+        ([(1, 1)], r"two different digits 0\.\.9, got \(1, 1\)"),
+        ([(0, 10)], r"got \(0, 10\)"),
+        ([(0, 1, 2)], r"got \(0, 1, 2\)"),
+        ([(True, 2)], r"got \(True, 2\)"),
+    ],
+)
+def test_digit_tasks_errors(pairs, message):
+    with pytest.raises(ValueError, match=message):
+        data.digit_tasks(pairs)
