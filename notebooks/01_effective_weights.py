@@ -18,22 +18,39 @@
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/01_effective_weights.ipynb)
 #
-# **What you will learn.** A BatchEnsemble layer (Wen, Tran & Ba, ICLR 2020) stores *one* weight
-# matrix `W` and, for every ensemble member `i`, two small vectors `r_i` and `s_i`. Member `i`
-# behaves exactly like an ordinary layer with the weight `W ∘ (r_i s_iᵀ)`, its *effective
-# weight*. You will build that matrix by hand with `jax.numpy` and look at every piece of it as a
-# heatmap; check that `bel.BatchEnsembleLinear` gives the same numbers as multiplying by each
-# member's explicit weight, although it never builds those matrices; see why the batch must be
-# laid out *member-major* (`bel.tile`, not `jnp.repeat`) and what silently goes wrong otherwise;
-# see how the initialisation of `r` and `s` decides how different the members start out; and
-# measure, from the layer's own state, how many parameters and bytes this saves against `E`
-# separate layers.
+# A BatchEnsemble layer (Wen, Tran & Ba, ICLR 2020,
+# [arXiv:2002.06715](https://arxiv.org/abs/2002.06715)) stores *one* weight matrix $W$ and, for
+# every ensemble member $i$, two small vectors $r_i$ and $s_i$. Member $i$ behaves exactly like an
+# ordinary layer with the weight $W \circ (r_i s_i^\top)$, its *effective weight* (the paper's
+# Equation 1 and Figure 2).
+#
+# **What you will learn**
+# - to build $W \circ (r_i s_i^\top)$ by hand with `jax.numpy` and to read every piece of it as a
+#   heatmap;
+# - that `bel.BatchEnsembleLinear` gives the same numbers as multiplying by each member's explicit
+#   weight, although it never builds those matrices;
+# - why the batch must be laid out *member-major* (`bel.tile`, not `jnp.repeat`), and what silently
+#   goes wrong otherwise;
+# - how the initialisation of $r$ and $s$ decides how different the members start, and why members
+#   that start identical stay identical through training (the collapse);
+# - how many parameters and bytes this saves against $E$ separate layers, measured from the layer's
+#   own state.
+#
+# **Prerequisites.** Matrix products and broadcasting in NumPy or `jax.numpy`; what a linear layer
+# computes. **Run time:** about 10 seconds on a 2-core laptop CPU.
+
+# %%
+# Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
+import importlib.util, subprocess, sys  # noqa: E401, I001
+if importlib.util.find_spec("bel") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bel @ git+https://github.com/OWNER/REPO"], check=True)
 
 # %% [markdown]
 # ## Setup
 #
-# One small layer is enough to see everything: 6 inputs, 4 outputs, `E = 4` members. Figures are
-# drawn by `bel.plots` at a modest resolution so that the notebook stays small.
+# One small layer is enough to see everything: 6 inputs, 4 outputs, $E = 4$ members. Figures are
+# drawn by `bel.plots` in one house style (`bel.plots.style`).
 
 # %%
 # %matplotlib inline
@@ -41,27 +58,28 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
+import optax
 from flax import nnx
+from IPython.display import display
 
 import bel
 from bel import metrics
-from bel.plots import heatmap, plot_effective_weights, plot_factors, plot_member_layout
+from bel.plots import heatmap, plot_effective_weights, plot_factors, plot_member_layout, style
 
-plt.rcParams["figure.dpi"] = 80
-E = 4  # ensemble members
+style.use()
 
 # %% [markdown]
-# ## 1. One shared `W`, one pair `(r_i, s_i)` per member
+# ## 1. One shared $W$, one pair $(r_i, s_i)$ per member
 #
 # `bel.BatchEnsembleLinear` turns an ordinary `nnx.Linear` into an ensemble layer. It keeps the
-# linear layer's kernel as the shared ("slow") weight `W` of shape `[in, out]` and draws, per
-# member, a "fast" vector `r_i` of shape `[in]` and `s_i` of shape `[out]`, here from the default
-# `N(1, 0.5²)`. Every member also gets a bias of its own. The seeds are explicit (0 for the kernel,
-# 1 for the fast weights), so every run gives the same numbers.
+# linear layer's kernel as the shared ("slow") weight $W$ of shape `[in, out]` and draws, per
+# member, a "fast" vector $r_i$ of shape `[in]` and $s_i$ of shape `[out]`, here from the default
+# $\mathcal{N}(1, 0.5^2)$. Every member also gets a bias of its own. The seeds are explicit (0 for
+# the kernel, 1 for the fast weights), so every run gives the same numbers.
 
 # %%
+E = 4  # ensemble members
 base = nnx.Linear(6, 4, rngs=nnx.Rngs(0))
 layer = bel.BatchEnsembleLinear(base, rngs=1, num_members=E)
 
@@ -72,13 +90,16 @@ print("s    ", s.shape, "  row i is s_i, one entry per output feature")
 print("bias ", layer.bias[...].shape, "  one bias per member")
 
 # %% [markdown]
-# ## 2. Build `W ∘ (r_i s_iᵀ)` by hand
+# ## 2. Build $W \circ (r_i s_i^\top)$ by hand
 #
-# Two steps. First the *outer product* `r_i s_iᵀ`: an `[in, out]` matrix whose entry `(a, b)` is
-# `r_i[a] · s_i[b]`. It has rank one: every row is a multiple of `s_i`. Then the *Hadamard*
-# (elementwise) product with `W`: entry `(a, b)` of member `i`'s effective weight is
-# `W[a, b] · r_i[a] · s_i[b]`. So `r_i` rescales the **rows** of `W` (the input features) and
-# `s_i` the **columns** (the output features). Broadcasting does all members at once.
+# Two steps. First the *outer product* $r_i s_i^\top$: an `[in, out]` matrix whose entry $(a, b)$
+# is $r_{i,a} \, s_{i,b}$. It has rank one: every row is a multiple of $s_i$. Then the *Hadamard*
+# (elementwise) product $\circ$ with $W$:
+#
+# $$\big(W \circ (r_i s_i^\top)\big)_{ab} = W_{ab} \, r_{i,a} \, s_{i,b}.$$
+#
+# So $r_i$ rescales the **rows** of $W$ (the input features) and $s_i$ the **columns** (the output
+# features). Broadcasting does all members at once.
 
 # %%
 rank_one = r[:, :, None] * s[:, None, :]  # [E, in, out]: r_i s_iᵀ for every member i
@@ -88,47 +109,51 @@ print(effective_weights.shape)
 print("member 0 via jnp.outer:", bool(jnp.allclose(rank_one[0], jnp.outer(r[0], s[0]))))
 
 # %% [markdown]
-# Here are the pieces for member 0: red is positive, blue negative, white zero. `r_0` is drawn as
-# a column (one entry per row of `W`) and `s_0ᵀ` as a row (one entry per column of `W`). There
-# are two colour scales: one for the factors `r_0`, `s_0ᵀ`, `r_0 s_0ᵀ` and one shared by `W`
-# and the effective weight, so that you can compare those two directly.
+# Here are the pieces for member 0: red is positive, blue negative, white zero. $r_0$ is drawn as
+# a column (one entry per row of $W$) and $s_0^\top$ as a row (one entry per column of $W$). There
+# are two colour scales: one for the factors $r_0$, $s_0^\top$, $r_0 s_0^\top$ and one shared by
+# $W$ and the effective weight, so that you can compare those two directly.
 
 # %%
 factor_scale = max(float(jnp.abs(a).max()) for a in (r[0], s[0], rank_one[0]))
 weight_scale = max(float(jnp.abs(a).max()) for a in (W, effective_weights[0]))
-panels = [
-    ("W", W, weight_scale),
-    ("$r_0$", r[0][:, None], factor_scale),
-    ("$s_0^T$", s[0][None, :], factor_scale),
-    ("$r_0 s_0^T$", rank_one[0], factor_scale),
-    ("$W \\circ (r_0 s_0^T)$", effective_weights[0], weight_scale),
-]
-fig, axes = plt.subplots(1, 5, figsize=(9, 2.6), width_ratios=[4, 1, 4, 4, 4], layout="constrained")
+panels = [("$W$", W, weight_scale), ("$r_0$", r[0][:, None], factor_scale),
+          ("$s_0^T$", s[0][None, :], factor_scale), ("$r_0 s_0^T$", rank_one[0], factor_scale),
+          ("$W \\circ (r_0 s_0^T)$", effective_weights[0], weight_scale)]
+fig = style.figure(9, 2.6)
+axes = fig.subplots(1, 5, width_ratios=[4, 1, 4, 4, 4])
 for ax, (title, matrix, vmax) in zip(axes, panels, strict=True):
     heatmap(ax, matrix, title=title, vmax=vmax)
 fig.colorbar(axes[3].images[0], ax=axes[3], shrink=0.8, label="factors")
-fig.colorbar(axes[4].images[0], ax=axes[4], shrink=0.8, label="W, W ∘ (r₀s₀ᵀ)")
+fig.colorbar(axes[4].images[0], ax=axes[4], shrink=0.8, label="$W$ and $W \\circ (r_0 s_0^T)$")
+display(fig)
+print(f"negative entries: {int((r[0] < 0).sum())} of {r.shape[1]} in r_0, "
+      f"{int((s[0] < 0).sum())} of {s.shape[1]} in s_0;  entries of r_0, s_0 closest to 0: "
+      f"{float(r[0][jnp.abs(r[0]).argmin()]):+.2f}, {float(s[0][jnp.abs(s[0]).argmin()]):+.2f}")
 
 # %% [markdown]
-# Notice that `r_0 s_0ᵀ` is all positive here (both vectors are drawn around 1), so member 0's
-# weight keeps every sign of `W`; what changes is the strength: a row where `r_0` is pale (near
-# 0) is faded across its whole width in `W ∘ (r_0 s_0ᵀ)`, a row where `r_0` is dark is
-# strengthened, and each column is weakened or strengthened likewise by its entry of `s_0`.
+# Notice what the factors do. Both vectors are drawn around 1, so most entries of
+# $r_0 s_0^\top$ are positive and member 0's weight keeps most signs of $W$; what changes is the
+# strength. An entry of $r_0$ or $s_0$ near 0 (pale) fades its whole row or column of
+# $W \circ (r_0 s_0^\top)$ to nearly white, a dark one strengthens it, and a negative one (blue)
+# flips the signs of its whole row or column. The printed line says which of these occur for
+# member 0: compare it with the strips in the figure.
 
 # %% [markdown]
 # ### Several members side by side
 #
 # `bel.plots.plot_factors` draws the same five panels for several members, one member per row.
-# Each column has one colour scale for all rows (bar underneath), so you can compare members
-# entry by entry.
+# Each column has one colour scale for all rows (bar underneath), and $W$ and the effective
+# weights share one scale (the first and last bars are the same), so you can compare members entry
+# by entry and see what each member does to $W$.
 
 # %%
 plot_factors(layer, members=[0, 1, 2], cell=0.25)
 
 # %% [markdown]
-# Notice that the `W` column is the same picture in every row: the members share it. All their
-# differences come from the thin `r_i` and `s_i` strips, and every member's effective weight is
-# `W` with its rows and columns reweighted differently, never a new pattern from scratch.
+# Notice that the $W$ column is the same picture in every row: the members share it. All their
+# differences come from the thin $r_i$ and $s_i$ strips, and every member's effective weight is
+# $W$ with its rows and columns reweighted differently, never a new pattern from scratch.
 
 # %% [markdown]
 # ### The layer computes the same matrices
@@ -143,14 +168,18 @@ print(f"max |layer.effective_weights() - by hand| = {float(difference):.1e}")
 # %% [markdown]
 # ## 3. The forward pass: one matmul for all members
 #
-# The effective weights are for looking at. The forward pass never builds them: for a batch in
-# which rows `[k·B, (k+1)·B)` belong to member `k`, the layer computes `((x ∘ r) W) ∘ s + bias`,
-# one matrix product with the shared `W` for all `E·B` rows, with an elementwise product before
-# and after. `bel.tile(x, E)` stacks `E` copies of a batch `x` in that order; `bel.untile` splits
-# the `[E·B, out]` result back into `[E, B, out]`.
+# The effective weights are for looking at. The forward pass never builds them: for a batch $X$ in
+# which rows $[kB, (k+1)B)$ belong to member $k$, the layer computes
 #
-# Is that really member `i` using the weight `W ∘ (r_i s_iᵀ)`? Compare with the explicit
-# computation `x (W ∘ r_i s_iᵀ) + b_i` for every member.
+# $$Y = \big((X \circ R)\, W\big) \circ S + \text{bias},$$
+#
+# where row block $k$ of $R$ and $S$ repeats $r_k$ and $s_k$ (the paper's Equation 5): one matrix
+# product with the shared $W$ for all $E \cdot B$ rows, with an elementwise product before and
+# after. `bel.tile(x, E)` stacks $E$ copies of a batch `x` in that order; `bel.untile` splits the
+# `[E·B, out]` result back into `[E, B, out]`.
+#
+# Is that really member $i$ using the weight $W \circ (r_i s_i^\top)$? Compare with the explicit
+# computation $x \, (W \circ r_i s_i^\top) + b_i$ for every member.
 
 # %%
 B = 5
@@ -169,10 +198,10 @@ print(f"max |fast path - explicit| = {float(jnp.abs(members - explicit).max()):.
 # %% [markdown]
 # ## 4. Member-major layout: `tile`, not `repeat`
 #
-# The layer does not know which example a row holds: it only knows that rows `[k·B, (k+1)·B)` get
-# member `k`'s `r_k`, `s_k` and bias. `jnp.tile` (what `bel.tile` does) puts the whole batch once
+# The layer does not know which example a row holds: it only knows that rows $[kB, (k+1)B)$ get
+# member $k$'s $r_k$, $s_k$ and bias. `jnp.tile` (what `bel.tile` does) puts the whole batch once
 # per member, one block after the other. `jnp.repeat` looks similar but *interleaves*: it repeats
-# each example `E` times in a row. Tile and repeat the example numbers to see the difference.
+# each example $E$ times in a row. Tile and repeat the example numbers to see the difference.
 
 # %%
 example = jnp.arange(B)
@@ -180,8 +209,8 @@ print("bel.tile  :", bel.tile(example, E).tolist())
 print("jnp.repeat:", jnp.repeat(example, E).tolist())
 
 # %% [markdown]
-# Now feed the repeated batch to the layer. Nothing raises an error, since `E·B` rows divide
-# evenly among `E` members, but the numbers that `untile` returns for "member `k`, example `j`" are
+# Now feed the repeated batch to the layer. Nothing raises an error, since $E \cdot B$ rows divide
+# evenly among $E$ members, but the numbers that `untile` returns for "member `k`, example `j`" are
 # no longer about example `j`:
 
 # %%
@@ -193,14 +222,16 @@ for k in range(E):
 
 # %% [markdown]
 # The picture explains it. Each cell is one row of the stacked batch, placed where the layer puts
-# it: grid row `k` is member `k`'s block, column `j` is where `untile` reads member `k`'s answer
-# for example `j`; the number (and colour) is the example actually sitting there. Red frames mark
-# the cells that do not hold example `j`.
+# it: grid row $k$ is member $k$'s block, column $j$ is where `untile` reads member $k$'s answer
+# for example $j$; the number (and colour) is the example actually sitting there. Red frames mark
+# the cells that do not hold example $j$.
 
 # %%
-fig, (left, right) = plt.subplots(1, 2, figsize=(8, 2.4), layout="constrained")
+fig = style.figure(8.5, 2.6)
+left, right = fig.subplots(1, 2)
 plot_member_layout(bel.tile(example, E), E, ax=left, title="bel.tile(x, E): member-major")
-fig = plot_member_layout(jnp.repeat(example, E), E, ax=right, title="jnp.repeat(x, E): interleaved")
+plot_member_layout(jnp.repeat(example, E), E, ax=right, title="jnp.repeat(x, E): interleaved")
+display(fig)
 
 # %% [markdown]
 # Notice that with `tile` every member sees every example, in order, with no red frame. With
@@ -214,16 +245,16 @@ fig = plot_member_layout(jnp.repeat(example, E), E, ax=right, title="jnp.repeat(
 # ## 5. Initialisation decides how different the members start
 #
 # How different are the members' effective weights before any training? That depends only on how
-# `r` and `s` are drawn. Here are five choices, all on the same `W`:
+# $r$ and $s$ are drawn. Here are five choices, all on the same $W$:
 #
-# - `"normal"` with std 0: every `r_i = s_i = 1`, so every member *is* `W`: identical members
-#   (any diversity must then come from training alone, and often none appears);
-# - `"normal"` with std 0.1, 0.5 (the common default) and 1: `r, s ~ N(1, std²)`;
-# - `"random_sign"`: every entry of `r` and `s` is `±1` (the paper, Appendix B).
+# - `"normal"` with std 0: every $r_i = s_i = \mathbf{1}$, so every member *is* $W$: identical
+#   members;
+# - `"normal"` with std 0.1, 0.5 (the common default) and 1: $r, s \sim \mathcal{N}(1, \sigma^2)$;
+# - `"random_sign"`: every entry of $r$ and $s$ is $\pm 1$ (the paper's Appendix B).
 #
 # To put a number on "how different", take the cosine similarity of two members' flattened
-# effective weights (1: same direction) and average it over pairs:
-# `bel.metrics.mean_pairwise_cosine`.
+# effective weights, $\cos(W_i, W_j) = \langle W_i, W_j \rangle / (\lVert W_i \rVert \, \lVert W_j
+# \rVert)$ (1: same direction), and average it over pairs: `bel.metrics.mean_pairwise_cosine`.
 
 # %%
 settings = {
@@ -241,32 +272,39 @@ cosine = {name: float(metrics.mean_pairwise_cosine(w)) for name, w in initialise
 
 # %% [markdown]
 # One row per setting, one column per member, all on one colour scale so that brightness can be
-# compared across rows too. The scale is `±2·max|W|`: the few entries beyond it are drawn at full
-# colour. The mean pairwise cosine is in each row's label.
+# compared across rows too. The scale is $\pm 2 \max |W|$: the few entries beyond it are drawn at
+# full colour. The mean pairwise cosine is in each row's label.
 
 # %%
 vmax = 2 * float(jnp.abs(W).max())
-fig, axes = plt.subplots(len(settings), E, figsize=(6.5, 8.5), layout="constrained")
+fig = style.figure(6.5, 8.5)
+axes = fig.subplots(len(settings), E)
 for row, (name, weights) in enumerate(initialised.items()):
     titles = None if row == 0 else [""] * E  # "member i" on the top row only
     label = f"{name}\ncos {cosine[name]:.2f}"
     plot_effective_weights(weights, axes=axes[row], vmax=vmax, label=label, titles=titles,
                            colorbar=False)
 fig.colorbar(axes[0, 0].images[0], ax=axes, shrink=0.4, label="effective weight")
+display(fig)
 
 # %% [markdown]
 # Notice the top row: four copies of the same matrix, and a cosine of 1. Going down, the members
 # drift apart: with std 0.1 they still look alike, with std 1 some entries change sign and some
-# grow far brighter than anything in `W`. `random_sign` is different in kind: every entry keeps
-# its size `|W[a, b]|` (the same pattern of intensity in each member) and only the signs flip,
-# by row and by column.
+# grow far brighter than anything in $W$. `random_sign` is different in kind: every entry keeps
+# its size $|W_{ab}|$ (the same pattern of intensity in each member) and only the signs flip, by
+# row and by column.
 #
-# For a large layer the cosine has a simple prediction. Draw `r` and `s` from `N(1, σ²)`. The
-# inner product of two different members' effective weights, `Σ W[a, b]² r_i[a] r_j[a] s_i[b]
-# s_j[b]`, averages `Σ W[a, b]²` (independent factors of mean 1), while each member's squared
-# norm averages `(1 + σ²)² Σ W[a, b]²` (the mean of `r²` and of `s²` is `1 + σ²`). So the mean
-# cosine is about `1 / (1 + σ²)²`. Random signs are independent between members: about 0. The
-# small 6 × 4 layer above is noisy; a 256 × 256 layer follows the prediction closely:
+# For a large layer the cosine has a simple prediction. Draw $r$ and $s$ from
+# $\mathcal{N}(1, \sigma^2)$. The inner product of two different members' effective weights,
+# $\sum_{ab} W_{ab}^2 \, r_{i,a} r_{j,a} \, s_{i,b} s_{j,b}$, averages $\sum_{ab} W_{ab}^2$
+# (independent factors of mean 1), while each member's squared norm averages
+# $(1 + \sigma^2)^2 \sum_{ab} W_{ab}^2$ (the mean of $r^2$ and of $s^2$ is $1 + \sigma^2$). So the
+# mean cosine is about
+#
+# $$\overline{\cos} \approx \frac{1}{(1 + \sigma^2)^2}.$$
+#
+# Random signs are independent between members: about 0. The small 6 × 4 layer above is noisy; a
+# 256 × 256 layer follows the prediction closely:
 
 # %%
 wide = nnx.Linear(256, 256, rngs=nnx.Rngs(0))
@@ -279,13 +317,75 @@ for name, options in settings.items():
           f" {predicted:>10.3f}")
 
 # %% [markdown]
+# ### The collapse: identical members stay identical
+#
+# With std 0 the members start as copies of one layer. Does training pull them apart? Take a small
+# network, `bel.mlp(2, 2, hidden=(8, 8))`, convert every layer with std 0, and look at the
+# gradient of the training loss. Every member sees the same tiled batch, and member $i$'s output
+# depends only on $W$, $r_i$, $s_i$ and $b_i$; when all members are equal, their outputs, their
+# losses and therefore the gradients of their own $r_i$, $s_i$, $b_i$ are equal too:
+
+# %%
+x_moons, y_moons = bel.data.two_moons(200, noise=0.3, seed=0)
+net = bel.mlp(2, 2, hidden=(8, 8), rngs=0)
+collapsed = bel.batchensemble(net, E, rngs=1, r_std=0.0, s_std=0.0)
+
+
+def loss_fn(model):
+    logits = model(bel.tile(x_moons, E))  # every member sees the same 200 points
+    return optax.softmax_cross_entropy_with_integer_labels(logits, bel.tile(y_moons, E)).mean()
+
+
+grads = nnx.jit(nnx.grad(loss_fn))(collapsed)  # compiled once, as bel.fit does
+for name in ["r", "s", "bias"]:
+    g = grads.layers[2][name][...]  # [E, 8]: one row per member
+    print(f"gradient of {name:<4} in the hidden layer: max |member i - member 0| = "
+          f"{float(jnp.abs(g - g[0]).max()):.1e}  (largest entry {float(jnp.abs(g).max()):.1e})")
+
+# %% [markdown]
+# Equal gradients give equal updates (Adam, like any optimiser, treats each entry by its own
+# gradient history, which is the same for every member), so the members are still equal after
+# the step, and after the next one, and after every step. Train the collapsed network and, for
+# comparison, the same network converted with the default std 0.5, with `bel.fit`:
+
+# %%
+spread = bel.batchensemble(net, E, rngs=1)  # the default r, s ~ N(1, 0.5²)
+for model in (collapsed, spread):
+    bel.fit(model, x_moons, y_moons, steps=300, learning_rate=1e-2)
+trained = {"std 0": collapsed.layers[2].effective_weights(),
+           "std 0.5": spread.layers[2].effective_weights()}
+for name, w in trained.items():
+    print(f"{name:<8} after training: max |W_i - W_0| = {float(jnp.abs(w - w[0]).max()):.1e}, "
+          f"mean pairwise cosine {float(metrics.mean_pairwise_cosine(w)):.3f}")
+
+# %%
+vmax = max(float(jnp.abs(w).max()) for w in trained.values())
+fig = style.figure(7, 4.2)
+axes = fig.subplots(2, E)
+for row, (name, weights) in enumerate(trained.items()):
+    plot_effective_weights(weights, axes=axes[row], vmax=vmax, label=f"{name}, trained",
+                           titles=None if row == 0 else [""] * E, colorbar=False)
+fig.colorbar(axes[0, 0].images[0], ax=axes, shrink=0.6, label="effective weight")
+display(fig)
+
+# %% [markdown]
+# Notice the top row: after 300 steps of training the four members' hidden layers are still one
+# and the same matrix, to the last bit, while the default initialisation (bottom row) gives four
+# different ones. This is the *collapse*: an ensemble that costs $E$ forward passes and predicts
+# like one network. Nothing in the training loss warns you, since a collapsed ensemble can fit
+# the data as well as one network; only a diversity measurement (here the cosine of exactly 1)
+# shows it. Full-batch training on a tiled batch has no noise that could break the tie; the
+# paper's Appendix B and common code defaults avoid it by drawing $r$ and $s$ with random signs
+# or from $\mathcal{N}(1, 0.5^2)$. The later notebooks refer back to this section.
+
+# %% [markdown]
 # ## 6. Parameters and memory, measured
 #
-# Count what a layer actually stores: every `nnx.Param` in its state (the fast weights `r`, `s`
+# Count what a layer actually stores: every `nnx.Param` in its state (the fast weights $r$, $s$
 # are a `Param` subclass, `bel.FastWeight`), and the bytes of each array (its size times the
 # bytes of one entry, which is what `array.nbytes` reports); `bel.compare.parameter_count` and
-# `bel.compare.state_bytes` do exactly this. The comparison is a naive ensemble:
-# `E` separate `nnx.Linear` layers of the same shape.
+# `bel.compare.state_bytes` do exactly this. The comparison is a naive ensemble: $E$ separate
+# `nnx.Linear` layers of the same shape.
 
 # %%
 def parameters_and_bytes(module: nnx.Module) -> tuple[int, int]:
@@ -298,9 +398,10 @@ for name, variable in state.items():
     print(f"{name:<7} {type(variable).__name__:<11} {variable.shape}")
 
 # %% [markdown]
-# The formulas: BatchEnsemble stores `W` once plus, per member, `r_i`, `s_i` and a bias, so
-# `in·out + E·(in + 2·out)`; `E` separate layers store `E·(in·out + out)`. Measure the small layer
-# from the top of this notebook and a wide 256 × 256 one, and compare.
+# The formulas: BatchEnsemble stores $W$ once plus, per member, $r_i$, $s_i$ and a bias, so
+# $n_\mathrm{in} n_\mathrm{out} + E\,(n_\mathrm{in} + 2 n_\mathrm{out})$ parameters; $E$ separate
+# layers store $E\,(n_\mathrm{in} n_\mathrm{out} + n_\mathrm{out})$. Measure the small layer from
+# the top of this notebook and a wide 256 × 256 one, and compare.
 
 # %%
 print(f"{'in x out':>9} {'BE':>7} {'formula':>8} {'separate':>9} {'formula':>8} {'ratio':>6}"
@@ -316,15 +417,15 @@ for plain in (base, wide):  # the 6 x 4 and the 256 x 256 nnx.Linear from above
 
 # %% [markdown]
 # The measured counts match the formulas, and every parameter is a 4-byte float32. The saving
-# depends on the size: the per-member cost `E·(in + 2·out)` grows with the width of the layer,
-# the shared `in·out` with its square.
+# depends on the size: the per-member cost $E\,(n_\mathrm{in} + 2 n_\mathrm{out})$ grows with the
+# width of the layer, the shared $n_\mathrm{in} n_\mathrm{out}$ with its square.
 #
 # To see the trend without allocating (or compiling) anything, `nnx.eval_shape` builds a module
 # whose state holds only shapes and dtypes, and the same `parameters_and_bytes` counts it.
 # (`partial` fixes the width as a plain number: an argument handed to `eval_shape` itself would
-# become abstract too, and a shape must be concrete.) The dots below are
-# measured that way for square layers (`in = out`) with `E = 4`; the curves are the formulas'
-# ratio for `E = 2, 4, 8`.
+# become abstract too, and a shape must be concrete.) The dots below are measured that way for
+# square layers ($n_\mathrm{in} = n_\mathrm{out} = n$) with $E = 4$; the curves are the formulas'
+# ratio $E (n^2 + n) / (n^2 + 3 E n)$ for $E = 2, 4, 8$.
 
 # %%
 def batchensemble_layer(n: int) -> bel.BatchEnsembleLinear:
@@ -344,29 +445,33 @@ for n in widths:
 
 # %%
 width = np.logspace(0, 11, 200, base=2)
-fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
+fig = style.figure(6, 3.2)
+ax = fig.subplots()
 for num_members in (2, 4, 8):
     ratio = num_members * (width**2 + width) / (width**2 + 3 * num_members * width)
     ax.plot(width, ratio, label=f"E = {num_members} (formula)")
     ax.axhline(num_members, color="grey", lw=0.6, ls=":")
-ax.plot(widths, measured_ratio, "ko", label="E = 4, measured")
+ax.plot(widths, measured_ratio, "o", color="black", markeredgecolor="white",
+        label="E = 4, measured")
 ax.axhline(1, color="black", lw=0.6)
 ax.legend(loc="upper left")
 ax.set_xlabel("width (in = out)")
 ax.set_ylabel("E separate / BatchEnsemble")
 ax.set_xscale("log", base=2)
+display(fig)
 
 # %% [markdown]
-# Notice that every curve rises towards its dotted line at `E`, and the measured dots sit on the
-# `E = 4` curve: a wide BatchEnsemble layer costs about as much as **one** layer, while a naive
-# ensemble costs `E` of them. For narrow layers the per-member vectors are not negligible and the
-# saving is smaller; at a width of only a few units (below `2E / (E − 1)`) BatchEnsemble even
-# stores more (the curves start under the solid line at 1). The paper's "3X memory reduction at
-# ensemble size 4" is measured on whole networks, where activations count too.
+# Notice that every curve rises towards its dotted line at $E$, and the measured dots sit on the
+# $E = 4$ curve: a wide BatchEnsemble layer costs about as much as **one** layer, while a naive
+# ensemble costs $E$ of them. For narrow layers the per-member vectors are not negligible and the
+# saving is smaller; at a width of only a few units (below $2E / (E - 1)$) BatchEnsemble even
+# stores more (the curves start under the solid line at 1). The paper reports the same for whole
+# networks: "BatchEnsemble of ResNet-32 of size 4 incurs 10% more parameters while naive ensemble
+# incurs 4X more" (Section 3.2), and its abstract sums up that "memory reduction is 3X at an
+# ensemble of size 4".
 #
-# The same holds while the layer runs: the forward pass of section 3 touches `W` once and the
-# `E` small vectors, never `E` full matrices. Only `effective_weights()` builds them, for
-# looking at.
+# The same holds while the layer runs: the forward pass of section 3 touches $W$ once and the $E$
+# small vectors, never $E$ full matrices. Only `effective_weights()` builds them, for looking at.
 
 # %% [markdown]
 # ## Exercises
@@ -378,7 +483,7 @@ ax.set_xscale("log", base=2)
 # solution.
 #
 # **Exercise 1 (by hand).** A new layer of the same shape, drawn from other seeds. Compute member
-# 2's effective weight `W ∘ (r_2 s_2ᵀ)` from `exercise_layer.kernel`, `.r` and `.s` (read an
+# 2's effective weight $W \circ (r_2 s_2^\top)$ from `exercise_layer.kernel`, `.r` and `.s` (read an
 # array with `[...]`), without calling `effective_weights()`.
 
 # %%
@@ -391,14 +496,14 @@ if W_2 is None:
     print("not yet - hint: take row 2 of r and of s, form their outer product, multiply by W")
 else:
     expected = exercise_layer.effective_weights()[2]
-    assert jnp.shape(W_2) == expected.shape, (
-        f"W_2 should have the kernel's shape {expected.shape} ([in, out]), got {jnp.shape(W_2)}"
-    )
-    assert jnp.allclose(W_2, expected, atol=1e-6), (
-        "right shape, wrong numbers: is it member 2 (the third row of r and s), and the outer "
-        "product r_2 s_2ᵀ multiplied entrywise by W?"
-    )
-    print("correct")
+    if jnp.shape(W_2) != expected.shape:
+        print(f"not yet: W_2 should have the kernel's shape {expected.shape} ([in, out]), "
+              f"got {jnp.shape(W_2)}")
+    elif not jnp.allclose(W_2, expected, atol=1e-6):
+        print("not yet: right shape, wrong numbers. Is it member 2 (the third row of r and s), "
+              "and the outer product r_2 s_2ᵀ multiplied entrywise by W?")
+    else:
+        print("correct")
 
 # %% [markdown]
 # **Exercise 2 (layout).** A data pipeline hands you `x_interleaved = jnp.repeat(x, E, axis=0)`,
@@ -415,15 +520,13 @@ if x_member_major is None:
     print("not yet - hint: row t of x_interleaved holds example t // E; reshape it to [B, E, 6],"
           " swap the first two axes, and reshape back")
 else:
-    assert jnp.shape(x_member_major) == (E * B, 6), (
-        f"expected shape {(E * B, 6)}, got {jnp.shape(x_member_major)}"
-    )
-    outputs = bel.untile(layer(x_member_major), E)
-    assert jnp.allclose(outputs, explicit, atol=1e-5), (
-        "the layer still gives some member the wrong example: block k (rows k*B to k*B+B-1) must "
-        "hold examples 0, 1, ..., B-1 in order"
-    )
-    print("correct")
+    if jnp.shape(x_member_major) != (E * B, 6):
+        print(f"not yet: expected shape {(E * B, 6)}, got {jnp.shape(x_member_major)}")
+    elif not jnp.allclose(bel.untile(layer(x_member_major), E), explicit, atol=1e-5):
+        print("not yet: the layer still gives some member the wrong example: block k (rows k*B "
+              "to k*B+B-1) must hold examples 0, 1, ..., B-1 in order")
+    else:
+        print("correct")
 
 # %% [markdown]
 # **Exercise 3 (arithmetic).** Write the parameter count of a BatchEnsemble layer as a function,
@@ -443,6 +546,9 @@ def layer_to_count(n_in: int, n_out: int, num_members: int, use_bias: bool):
 
 
 shapes = [(3, 7, 2, True), (5, 1, 6, False), (10, 10, 4, True), (8, 2, 1, False)]
+
+
+# %%
 if batchensemble_parameters(3, 7, 2) is None:
     print("not yet - hint: W once, then per member r (in), s (out) and, with a bias, b (out)")
 else:
@@ -450,22 +556,36 @@ else:
         abstract = nnx.eval_shape(partial(layer_to_count, n_in, n_out, e, use_bias))  # shapes only
         measured, _ = parameters_and_bytes(abstract)
         formula = batchensemble_parameters(n_in, n_out, e, use_bias)
-        assert formula == measured, (
-            f"in={n_in}, out={n_out}, E={e}, use_bias={use_bias}: the layer stores {measured} "
-            f"parameters, your formula gives {formula}"
-        )
-    print("correct")
+        if formula != measured:
+            print(f"not yet: in={n_in}, out={n_out}, E={e}, use_bias={use_bias}: the layer "
+                  f"stores {measured} parameters, your formula gives {formula}")
+            break
+    else:
+        print("correct")
 
 # %% [markdown]
-# ## What you have seen
+# ## Summary
 #
-# - Member `i` of a BatchEnsemble layer is an ordinary linear layer with weight `W ∘ (r_i s_iᵀ)`:
-#   the shared `W` with its rows scaled by `r_i` and its columns by `s_i`.
-# - The layer computes all members with one matrix product, `((x ∘ r) W) ∘ s + b`, and gives the
-#   same numbers as the explicit weights, provided the batch is member-major (`bel.tile`).
-# - How different the members start is set by the initialisation of `r` and `s`: identical at
-#   std 0, mean cosine about `1 / (1 + σ²)²` for `N(1, σ²)`, about 0 for random signs.
-# - A wide layer costs about one layer instead of `E`, measured from its state.
+# - Member $i$ of a BatchEnsemble layer is an ordinary linear layer with weight
+#   $W \circ (r_i s_i^\top)$: the shared $W$ with its rows scaled by $r_i$ and its columns by $s_i$.
+# - The layer computes all members with one matrix product, $((X \circ R)\, W) \circ S +
+#   \text{bias}$, and gives the same numbers as the explicit weights, provided the batch is
+#   member-major (`bel.tile`, never `jnp.repeat`).
+# - How different the members start is set by the initialisation of $r$ and $s$: identical at
+#   std 0, mean cosine about $1 / (1 + \sigma^2)^2$ for $\mathcal{N}(1, \sigma^2)$, about 0 for
+#   random signs. Members that start identical get identical gradients and stay identical through
+#   full-batch training: the collapse.
+# - A wide layer costs about one layer instead of $E$, measured from its state.
 #
-# Next, `02_batchensemble_vs_naive` trains BatchEnsemble against a naive ensemble and measures
-# what this saving costs in accuracy and diversity.
+# ## References
+#
+# - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715): the
+#   effective weight (Section 3.1, Equation 1, Figure 2), the vectorised forward pass (Equation 5),
+#   the memory cost (Section 3.2), random-sign initialisation (Appendix B).
+# - The fast-weight training recipe used by `bel.fit` follows the BatchEnsemble baselines in
+#   [google/uncertainty-baselines](https://github.com/google/uncertainty-baselines).
+#
+# **Next:** [`02_batchensemble_vs_naive`](02_batchensemble_vs_naive.ipynb) trains BatchEnsemble
+# against a naive ensemble of independent networks and measures what this saving costs in
+# quality, and where the members disagree.

@@ -18,98 +18,128 @@
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/02_batchensemble_vs_naive.ipynb)
 #
-# **What you will learn.** BatchEnsemble promises much of what an ensemble of independent networks
-# gives you for a fraction of the memory. Here you test that promise yourself: the same small
-# network is trained three ways — one single model, a BatchEnsemble of `E = 4` members, and a
-# naive ensemble of 4 independent copies — on a noisy 2-D classification task and on a 1-D
-# regression with a gap in the data. You will *measure* (not compute from a formula) parameters,
-# memory, and the time of a forward pass and of a training step on this machine; score accuracy,
-# NLL, calibration (ECE, Brier) and diversity (disagreement, mutual information) on held-out data;
-# check which differences survive a change of random seed; look at every member's decision
-# boundary and at where the ensembles are unsure; and see where BatchEnsemble falls short of the
-# naive ensemble — up to members that are exact copies of each other.
+# BatchEnsemble (Wen, Tran & Ba, ICLR 2020, [arXiv:2002.06715](https://arxiv.org/abs/2002.06715))
+# promises much of what an ensemble of independent networks gives, for a fraction of the memory.
+# Here you test that promise on two small problems: the same network is trained as one **single**
+# model, as a **BatchEnsemble** of $E = 4$ members and as a **naive ensemble** of 4 independent
+# copies, over several random seeds.
+#
+# **What you will learn**
+# - what the usual ensemble scores measure (accuracy, NLL, Brier, ECE, disagreement, mutual
+#   information), with their formulas;
+# - how to measure parameters and time, and to read time as a ratio to the single model;
+# - how to tell a real difference from seed noise, by looking at every seed;
+# - how to read a reliability diagram;
+# - where each ensemble's members disagree: on the data or away from it, measured by the distance
+#   to the nearest training point.
+#
+# **Prerequisites.** Notebook `01_effective_weights` (member $i$ uses $W \circ (r_i s_i^\top)$);
+# softmax and cross-entropy. **Run time:** about 20 seconds on a 2-core laptop CPU.
+
+# %%
+# Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
+import importlib.util, subprocess, sys  # noqa: E401, I001
+if importlib.util.find_spec("bel") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bel @ git+https://github.com/OWNER/REPO"], check=True)
 
 # %% [markdown]
 # ## Setup
 #
 # One set of constants for the whole notebook: every model has two hidden layers of `HIDDEN`
-# units, every ensemble has `E` members, and every model gets the same training budget (`STEPS`
-# full-batch Adam steps at `LEARNING_RATE`). `bel.compare` measures models side by side;
-# `bel.plots.predictions` draws what they predict.
+# units, every ensemble $E$ members, and every model the same training budget (`STEPS` full-batch
+# Adam steps at `LEARNING_RATE`). Each experiment is repeated for every seed in `SEEDS`.
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
-from IPython.display import display
+from IPython.display import Markdown, display
 
 import bel
 import bel.plots.predictions as plots
 from bel import compare, metrics
+from bel.plots import style
+from bel.plots.calibration import reliability_diagram
 
-plt.rcParams["figure.dpi"] = 80
-E = 4
-HIDDEN = (32, 32)
+style.use()
+E, HIDDEN = 4, (32, 32)
 STEPS, LEARNING_RATE = 300, 1e-2
+SEEDS = (0, 1, 2, 3, 4)
 
 # %% [markdown]
-# ## The classification task: two noisy moons
+# ## 1. What we measure
+#
+# Member $i$ turns an input $x$ into class probabilities
+# $p_i(c \mid x) = \mathrm{softmax}(z_i(x))_c$. The ensemble predicts the **mean of the members'
+# probabilities**, $\bar p(c \mid x) = \frac{1}{E} \sum_{i=1}^{E} p_i(c \mid x)$, and its class is
+# $\hat y(x) = \arg\max_c \bar p(c \mid x)$. On $N$ held-out points $(x_n, y_n)$:
+#
+# | score | formula | better |
+# |---|---|---|
+# | accuracy | $\frac{1}{N} \sum_n [\hat y(x_n) = y_n]$ | higher |
+# | member accuracy | the same for each member's own $\arg\max_c p_i$, averaged | higher |
+# | NLL | $-\frac{1}{N} \sum_n \log \bar p(y_n \mid x_n)$ | lower |
+# | Brier | $\frac{1}{N} \sum_n \sum_c \big(\bar p(c \mid x_n) - [c = y_n]\big)^2$ | lower |
+# | ECE | $\sum_{b=1}^{15} \frac{|B_b|}{N} \, |\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|$ | lower |
+# | disagreement | $\frac{1}{E(E-1) N} \sum_{i \ne j} \sum_n [\hat y_i(x_n) \ne \hat y_j(x_n)]$ | |
+# | mutual information | $\mathrm{MI}(x) = H[\bar p] - \frac{1}{E} \sum_i H[p_i]$, at each $x$ | |
+#
+# NLL and Brier reward probabilities that are both right and confident. For ECE the points are
+# put into 15 bins $B_b$ by their confidence $\max_c \bar p(c \mid x)$; $\mathrm{conf}(B_b)$ is the
+# bin's mean confidence and $\mathrm{acc}(B_b)$ its accuracy, so ECE is the average gap between
+# "how sure" and "how often right" (a reliability diagram, section 6, draws those bins).
+# Disagreement is the fraction of inputs on which two members pick different classes, averaged over
+# pairs. Mutual information, with the entropy $H[p] = -\sum_c p_c \log p_c$, is zero when all
+# members predict the same distribution and grows as they contradict each other: the ensemble's
+# own measure of "I don't know, because my members disagree". Diversity scores have no "better":
+# members should agree where the data settle the answer and disagree where they do not.
+# Notebook `03_diversity_explorer` studies these scores in depth.
+#
+# ## 2. The classification task: two noisy moons
 #
 # Two interleaving half-moons with so much noise that the classes overlap: even a perfect model
-# makes mistakes here, so there is something to *calibrate* — a good model should be unsure near
-# the overlap instead of confidently wrong. We train on 200 points and test on 2500 fresh points
+# makes mistakes, so there is something to *calibrate*. 200 training points, 2500 test points
 # drawn with another seed.
 
 # %%
-NOISE = 0.3
-x_train, y_train = bel.data.two_moons(200, noise=NOISE, seed=0)
-x_test, y_test = bel.data.two_moons(2500, noise=NOISE, seed=1)
+x_train, y_train = bel.data.two_moons(200, noise=0.3, seed=0)
+x_test, y_test = bel.data.two_moons(2500, noise=0.3, seed=1)
 print("train", x_train.shape, "test", x_test.shape, "classes", np.unique(y_train))
 
 # %% [markdown]
-# ## Three models from one architecture
+# ## 3. Three models from one architecture
 #
-# All three start from the same `bel.mlp(2, 2, hidden=HIDDEN)`:
-#
-# - **single**: the MLP itself, one member.
-# - **BatchEnsemble**: `bel.batchensemble` replaces every `nnx.Linear` by a `BatchEnsembleLinear`:
-#   one shared `W` per layer plus a fast pair `r_i`, `s_i` (and a bias) per member.
-# - **naive**: `bel.naive_ensemble` replaces every `nnx.Linear` by `E` independent kernels and
-#   biases — four separate networks that happen to run in one vectorised call.
-#
-# Both ensembles take the same member-major batch (`bel.tile(x, E)`), so everything downstream
-# treats them identically. `make_models` builds the three from one seed.
+# All three start from the same `bel.mlp(2, 2, hidden=HIDDEN)`. `bel.batchensemble` returns a new
+# model in which every `nnx.Linear` is a `BatchEnsembleLinear`: one shared $W$ per layer, plus a
+# fast pair $r_i, s_i$ and a bias per member. `bel.naive_ensemble` returns a new model with $E$
+# independent kernels and biases per layer: four separate networks that run in one vectorised
+# call. The base network itself is the single model. Both ensembles know their member count, so
+# `bel.fit` and `bel.predict` need nothing more.
 
 
 # %%
-def make_models(in_features, out_features, seed=0, **batchensemble_options):
-    """The three contenders, each as (model, number of members)."""
-
-    def base():
-        return bel.mlp(in_features, out_features, hidden=HIDDEN, rngs=seed)
-
-    be = bel.batchensemble(base(), E, rngs=seed + 1, **batchensemble_options)
+def make_models(seed, n_in=2, n_out=2, **batchensemble_options):
+    """The three contenders, all built from the seed-`seed` MLP."""
+    base = bel.mlp(n_in, n_out, hidden=HIDDEN, rngs=seed)
     return {
-        "single": (base(), 1),
-        "BatchEnsemble": (be, E),
-        "naive": (bel.naive_ensemble(base(), E, rngs=seed + 1), E),
+        "single": base,
+        "BatchEnsemble": bel.batchensemble(base, E, rngs=seed + 100, **batchensemble_options),
+        "naive": bel.naive_ensemble(base, E, rngs=seed + 100),
     }
 
 
-models = make_models(2, 2)
-be_layer, naive_layer = models["BatchEnsemble"][0].layers[2], models["naive"][0].layers[2]
-print(
-    f"BatchEnsemble hidden layer: W {be_layer.kernel.shape}, r {be_layer.r.shape}, "
-    f"s {be_layer.s.shape}, bias {be_layer.bias.shape}"
-)
+models = make_models(SEEDS[0])
+be_layer, naive_layer = models["BatchEnsemble"].layers[2], models["naive"].layers[2]
+print(f"BatchEnsemble hidden layer: W {be_layer.kernel.shape}, r {be_layer.r.shape}, "
+      f"s {be_layer.s.shape}, bias {be_layer.bias.shape}")
 print(f"naive hidden layer: kernels {naive_layer.kernel.shape}, biases {naive_layer.bias.shape}")
 
 # %% [markdown]
-# ## Size and memory, measured from the state
+# ## 4. Size, measured from the state
 #
 # `compare.parameter_count` adds up the arrays in `nnx.state(model)`; `compare.state_bytes` adds
-# up their bytes. `bel.FastWeight` selects only the fast weights `r` and `s`.
+# up their bytes; the filter `bel.FastWeight` selects only the fast weights $r$ and $s$.
 
 # %%
 sizes = {
@@ -118,428 +148,448 @@ sizes = {
         "fast (r, s)": compare.parameter_count(model, bel.FastWeight),
         "KiB": compare.state_bytes(model) / 1024,
     }
-    for name, (model, _) in models.items()
+    for name, model in models.items()
 }
 print(compare.format_table(sizes, formats={"KiB": ".1f"}))
-n_be, n_naive = sizes["BatchEnsemble"]["params"], sizes["naive"]["params"]
-print(f"\nBatchEnsemble / naive parameters: {n_be / n_naive:.2f}   (1/E = {1 / E:.2f})")
+params = {name: size["params"] for name, size in sizes.items()}
+be_params = params["BatchEnsemble"]
+print(f"\nBatchEnsemble / naive: {be_params / params['naive']:.2f} (1/E = {1 / E:.2f});  "
+      f"BatchEnsemble / single: {be_params / params['single']:.2f}")
 
 # %% [markdown]
-# The naive ensemble stores exactly `E` times the single model. BatchEnsemble stores *more* than
-# 1/E of the naive ensemble here: with only 32 hidden units, the per-member extras — `r`, `s` and a
-# bias in every layer — are not small next to the shared `W`. The paper's "1/E of the memory"
-# needs wide layers (`in·out` much larger than `E·(in + out)`); exercise 3 finds the width at which
-# this network gets close.
+# The naive ensemble stores exactly $E$ times the single model. BatchEnsemble stores less than
+# half of the naive ensemble, but clearly more than one single model: with 32 hidden units, the
+# per-member extras (an $r$, an $s$ and a bias in every layer, $E(\mathrm{in} + 2\,\mathrm{out})$
+# per layer) are not small next to the shared $W$ ($\mathrm{in} \cdot \mathrm{out}$). The paper's
+# numbers are for wide networks: "BatchEnsemble of ResNet-32 of size 4 incurs 10% more parameters
+# while naive ensemble incurs 4X more" (Section 3.2), and the abstract reports that "memory
+# reduction is 3X at an ensemble of size 4". Exercise 3 finds the width at which this small
+# network gets close.
 #
-# ## Training, all with the same budget
+# ## 5. Training every seed with the same budget
 #
 # `bel.fit` trains full-batch with Adam inside one compiled loop: every member sees the same batch
-# and the loss is the mean of the members' losses. BatchEnsemble's fast weights `r` and `s` learn
-# at half the rate of `W` (the uncertainty-baselines recipe, built into `bel.fit`).
-
+# and the loss is the mean of the members' losses; BatchEnsemble's $r$ and $s$ learn at half the
+# rate of $W$ (the uncertainty-baselines recipe, built into `bel.fit`). The loop is compiled once
+# per model structure and data shape, so the seeds after the first cost only their steps.
+#
+# For each seed and model we keep the logits on the test points and on a grid around the data,
+# which section 8 needs; the grid has as many points as the test set, so both reuse one compiled
+# forward pass.
 
 # %%
-def train(models, x, y, loss="cross_entropy"):
-    """Train every (model, members) pair in place with the notebook's budget."""
-    for model, members in models.values():
-        bel.fit(
-            model, x, y, num_members=members, loss=loss, steps=STEPS, learning_rate=LEARNING_RATE
-        )
-
-
-train(models, x_train, y_train)
-
-# %% [markdown]
-# ## Time on this machine
-#
-# Two timings per model, each the median of several runs after a warm-up run (the warm-up pays
-# for compilation, which is not what we compare): one forward pass of all members on the 2500 test
-# points, and one training step as `bel.fit` runs it. These are *this* machine's numbers: run the
-# cell again and they move, and a busy machine inflates all of them.
-
-# %%
-timing = {}
-for name, (model, members) in models.items():
-    forward = compare.forward_seconds(model, x_test, num_members=members, repeats=25)
-    step = compare.train_step_seconds(
-        model, x_train, y_train, num_members=members, steps=STEPS, learning_rate=LEARNING_RATE
-    )
-    timing[name] = {"forward ms": 1e3 * forward, "step ms": 1e3 * step}
-print(compare.format_table(timing))
-
-# %% [markdown]
-# Before reading much into these numbers: both ensembles do the same number of multiply-adds —
-# every BatchEnsemble member still pushes its own copy of the batch through a full-size layer — so
-# a gap between them comes from how the work is laid out (one large matmul with elementwise scaling
-# around it, against one batched matmul over four small kernels), from fixed per-call overheads,
-# and from noise; not from less arithmetic. What BatchEnsemble saves for certain is *memory* (one
-# `W` instead of `E`). The paper's test-time speed-up is measured against running the members one
-# after another. Re-run the cell: on a tiny model, differences of tens of percent come and go.
-#
-# ## Quality on held-out data
-#
-# `bel.predict` returns every member's logits, shape `[E, N, C]`; the ensemble predicts the *mean
-# of the members' probabilities*. `compare.classification_summary` collects the `bel.metrics`
-# scores: accuracy, NLL, ECE (15 bins) and Brier score of the mean prediction (lower is better for
-# the last three), the members' own mean accuracy, and two measures of how much the members
-# differ: pairwise disagreement and pairwise KL, plus the mean mutual information.
-
-# %%
-test_logits = {name: bel.predict(m, x_test, num_members=k) for name, (m, k) in models.items()}
-quality = {name: compare.classification_summary(z, y_test) for name, z in test_logits.items()}
-print(compare.format_table(quality))
-
-# %% [markdown]
-# ## The whole comparison in one table
-#
-# Cost and quality side by side. Parameters and memory are exact; the times are this machine's;
-# the scores depend on the seeds, which the next section checks.
-
-# %%
-table = {
-    name: {
-        "params": sizes[name]["params"],
-        "KiB": sizes[name]["KiB"],
-        **timing[name],
-        "acc": quality[name]["accuracy"],
-        "NLL": quality[name]["nll"],
-        "ECE": quality[name]["ece"],
-        "Brier": quality[name]["brier"],
-        "disagree": quality[name]["disagreement"],
-        "MI": quality[name]["mutual_information"],
-    }
-    for name in models
-}
-print(compare.format_table(table, formats={"KiB": ".1f"}))
-
-# %%
-display(plots.plot_comparison(table, list(table["single"]), ncols=5))
-
-# %% [markdown]
-# Every axis starts at 0, so read the bars as ratios. The parameter and memory panels are exact:
-# the naive ensemble is four single models, BatchEnsemble sits far below it. In the accuracy, NLL,
-# ECE and Brier panels the three models are close — too close to trust a single run. The last two
-# panels differ much more: the single model has no disagreement and no mutual information by
-# construction (no second opinion), and the two ensembles differ by a large factor; more on that
-# below.
-#
-# ## Which differences survive a change of seed?
-#
-# One run is one draw. We repeat the whole classification experiment with three more seeds (new
-# initial weights and fast weights, same data) and print, for each score, the mean ± standard
-# deviation over the four runs. The models have the same structure as before, so nothing
-# recompiles and this costs little.
-
-# %%
-SEEDS = [10, 20, 30]  # seed 0 is the run above
-runs = {name: [quality[name]] for name in models}
+wide_points, wide_grid = bel.data.grid((-3.0, 3.0, -3.0, 3.0), 50)  # 2500 points, like x_test
+trained, test_logits, grid_logits = [], [], []
 for seed in SEEDS:
-    seed_models = make_models(2, 2, seed=seed)
-    train(seed_models, x_train, y_train)
-    for name, (model, members) in seed_models.items():
-        logits = bel.predict(model, x_test, num_members=members)
-        runs[name].append(compare.classification_summary(logits, y_test))
-
-SCORES = ["accuracy", "member_accuracy", "nll", "ece", "brier", "disagreement"]
-over_seeds = {
-    name: {
-        s: f"{np.mean([r[s] for r in rs]):.3f} ± {np.std([r[s] for r in rs]):.3f}" for s in SCORES
-    }
-    for name, rs in runs.items()
-}
-print(compare.format_table(over_seeds))
+    seed_models = models if seed == SEEDS[0] else make_models(seed)
+    for model in seed_models.values():
+        bel.fit(model, x_train, y_train, steps=STEPS, learning_rate=LEARNING_RATE)
+    trained.append(seed_models)
+    test_logits.append({name: bel.predict(m, x_test) for name, m in seed_models.items()})
+    grid_logits.append({name: bel.predict(m, wide_points) for name, m in seed_models.items()})
+print(f"trained {len(SEEDS)} seeds x {len(models)} models")
 
 # %% [markdown]
-# Count, seed by seed, how often one model beats another: a difference that flips from seed to
-# seed is not a finding.
+# ## 6. Quality on held-out data, seed by seed
+#
+# Every dot below is one seed; the black bar beside the dots is their mean ± one standard
+# deviation. A difference between two models means something only where their dots separate.
+
+# %%
+runs = {name: [compare.classification_summary(t[name], y_test) for t in test_logits]
+        for name in models}
+SCORES = {"accuracy": "accuracy ↑", "member_accuracy": "member accuracy ↑", "nll": "NLL ↓",
+          "brier": "Brier ↓", "ece": "ECE ↓", "disagreement": "disagreement",
+          "mutual_information": "mutual information"}
+plots.plot_over_seeds(runs, list(SCORES), labels=SCORES, ncols=4)
+
+# %% [markdown]
+# Read each panel for where the dots separate; the cell below prints the means and counts, seed
+# by seed, how often one model beats another (a tie counts for neither).
 
 
 # %%
-def wins(a, b, score, lower=True):
-    """In how many of the runs model a scores better than model b."""
-    return sum((ra[score] < rb[score]) == lower for ra, rb in zip(runs[a], runs[b], strict=True))
+def mean_of(name, score):
+    return np.mean([r[score] for r in runs[name]])
 
 
-n_runs = len(runs["single"])
-for score, lower in [
-    ("accuracy", False),
-    ("member_accuracy", False),
-    ("nll", True),
-    ("ece", True),
-    ("brier", True),
-]:
-    be_vs_single = wins("BatchEnsemble", "single", score, lower)
-    naive_vs_be = wins("naive", "BatchEnsemble", score, lower)
-    print(
-        f"{score:16s} BatchEnsemble beats single in {be_vs_single}/{n_runs} runs, "
-        f"naive beats BatchEnsemble in {naive_vs_be}/{n_runs}"
-    )
+def mean_std(name, score):
+    values = [r[score] for r in runs[name]]
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
-# %% [markdown]
-# ## Decision maps: every member, and the ensemble mean
-#
-# Each panel shows one model's probability of class 1 (blue 0, red 1) on a grid around the data,
-# with its decision boundary in black. Top: the single model. Then the four members of each
-# ensemble and, in the last column, the ensemble's mean probability.
+
+def beats(a, b, score, lower_is_better):
+    """In how many seeds model a scores strictly better than model b (ties count for neither)."""
+    sign = -1 if lower_is_better else 1
+    return sum(sign * (ra[score] - rb[score]) > 0 for ra, rb in zip(runs[a], runs[b], strict=True))
+
 
 # %%
-points, grid = bel.data.grid((-2.0, 2.0, -1.6, 1.6), 50)
-fig, rows = plt.subplots(3, E + 1, figsize=(11, 6.4), layout="constrained")
-for row, (name, (model, members)) in zip(rows, models.items(), strict=True):
-    probs = metrics.member_probs(bel.predict(model, points, num_members=members))
-    panels = row[-1:] if members == 1 else row
-    plots.plot_decision_maps(probs, grid, x_train, y_train, axes=panels)
-    panels[0].set_ylabel(name, fontsize=10)
-for ax in rows[0][:-1]:
-    ax.set_visible(False)  # the single model has one panel: use the space for the colour scale
-fig.colorbar(
-    rows[0][-1].images[0],
-    ax=rows[0][1:-1],
-    orientation="horizontal",
-    aspect=30,
-    label="p(class 1): blue = class 0, red = class 1",
-)
-plt.show()
+for score, lower in [("accuracy", False), ("member_accuracy", False), ("nll", True),
+                     ("brier", True), ("ece", True)]:
+    print(f"{score:16s}", "  ".join(f"{n} {mean_std(n, score)}" for n in models),
+          f"| naive beats BatchEnsemble in {beats('naive', 'BatchEnsemble', score, lower)}"
+          f"/{len(SEEDS)}, BatchEnsemble beats single in"
+          f" {beats('BatchEnsemble', 'single', score, lower)}/{len(SEEDS)}")
+
+# %%
+def ranking(score, lower=True):
+    means = {n: np.mean([r[score] for r in runs[n]]) for n in models}
+    order = sorted(means, key=means.get, reverse=not lower)
+    return " < ".join(f"{n} ({means[n]:.3f})" for n in order) if lower else " > ".join(
+        f"{n} ({means[n]:.3f})" for n in order)
+
+
+display(Markdown(
+    f"**What the dots show.** NLL, best first: {ranking('nll')}. Brier: {ranking('brier')}. "
+    f"Accuracy: {ranking('accuracy', lower=False)}. Member accuracy: "
+    f"{ranking('member_accuracy', lower=False)}. Disagreement on the test points: "
+    f"{ranking('disagreement', lower=False)}."))
 
 # %% [markdown]
-# Along the band where the two moons overlap, all nine boundaries run roughly the same way: that
-# is where the data pin them down. They differ in the small islands they draw around noisy points
-# and, above all, in how they extend into the empty corners. Where members extend differently, the
-# ensemble mean turns pale (unsure) — compare the last column with the single model at the top,
-# which is deep red or blue almost everywhere.
+# So the naive ensemble is the better ensemble on every score that rewards good predictions, and
+# BatchEnsemble's gain over the single model is smaller and less consistent from seed to seed.
+# Notice also the member accuracy: each BatchEnsemble member is, on its own, *less* accurate than
+# a single network, while it disagrees with the others *more* often than naive members do. Part of
+# BatchEnsemble's diversity is members making different mistakes on the data.
 #
-# ## How similar are the members?
+# ### Calibration: the reliability diagram
 #
-# Two views of diversity. In *function space*: disagreement and pairwise KL from the table above.
-# In *weight space*: the mean pairwise cosine similarity of the members' effective weights, layer
-# by layer (`W ∘ r_i s_iᵀ` for BatchEnsemble, the separate kernels for the naive ensemble). A
-# cosine near 1 means the members point the same way in weight space.
+# ECE compresses calibration into one number; the reliability diagram shows where it comes from.
+# Each dot is one of ECE's 15 confidence bins (test points of all seeds pooled), placed at the
+# bin's mean confidence and its accuracy; its area is proportional to the number of points in it.
+# On the dashed diagonal a model is exactly as right as it is sure; below it, over-confident.
+
+# %%
+pooled = {name: np.concatenate([t[name] for t in test_logits], axis=1) for name in models}
+labels = np.tile(y_test, len(SEEDS))  # [E, seeds·N, C] logits, one label per pooled point
+curves = {name: metrics.reliability_curve(z, labels) for name, z in pooled.items()}
+fig = reliability_diagram(curves)
+fig.axes[0].set(xlim=(0.48, 1.01), ylim=(0.45, 1.01))  # two classes: confidence >= 0.5
+display(fig)
+
+# %%
+for name, z in pooled.items():
+    p = np.asarray(metrics.ensemble_probs(z))
+    confidence, correct = p.max(-1), p.argmax(-1) == labels
+    sure = confidence > 0.95
+    print(f"{name:14s} {sure.mean():.0%} of the points have confidence > 0.95: mean confidence "
+          f"{confidence[sure].mean():.3f}, accuracy {correct[sure].mean():.3f};  below 0.7: mean "
+          f"confidence {confidence[~sure & (confidence < 0.7)].mean():.3f}, "
+          f"accuracy {correct[~sure & (confidence < 0.7)].mean():.3f}")
+
+# %% [markdown]
+# The three curves lie almost on top of each other. All three models are over-confident where
+# they are surest, in the biggest dots at the top right, which hold most of the points: accuracy
+# falls short of the confidence there by about the same amount for each (the printed lines). The
+# small dots at low confidence, near the overlap of the moons, hold few points each and wander
+# around the diagonal. Calibration does not separate the models on this task; the ECE panel above
+# says the same, with the models' dots overlapping.
+#
+# ## 7. Time, as ratios to the single model
+#
+# Two timings per model, each the median of several runs after a warm-up run (which pays for
+# compilation, not what we compare): one forward pass of all members on the 2500 test points, and
+# one training step as `bel.fit` runs it. The panel divides each by the single model's time. The
+# dotted line at $E$ is what running $E$ single models one after another would cost.
+
+# %%
+timing = {name: {"forward": compare.forward_seconds(m, x_test, repeats=25),
+                 "train step": compare.train_step_seconds(m, x_train, y_train, steps=STEPS,
+                                                          learning_rate=LEARNING_RATE)}
+          for name, m in models.items()}
+ratios = {n: {k: t / timing["single"][k] for k, t in times.items()} for n, times in timing.items()}
+fig = style.figure(6.5, 2.6)
+for ax, kind in zip(fig.subplots(1, 2), ["forward", "train step"], strict=True):
+    ax.bar(list(ratios), [r[kind] for r in ratios.values()],
+           color=[plots.model_color(n) for n in ratios], edgecolor="black", linewidth=0.5)
+    ax.axhline(1, color="black", lw=0.8)
+    ax.axhline(E, color="0.4", lw=0.8, ls=":", label=f"{E} single models in a row")
+    ax.set_title(f"{kind}: time / single model's")
+fig.axes[0].legend(loc="upper left")
+display(fig)
+
+# %%
+def verdict(ratio):
+    """Read a BatchEnsemble / naive time ratio, allowing for timing noise of ±25%."""
+    if 0.8 <= ratio <= 1.25:
+        return "about the same as the naive ensemble"
+    return "faster than the naive ensemble" if ratio < 0.8 else "slower than the naive ensemble"
+
+
+be_t, nv_t = ratios["BatchEnsemble"], ratios["naive"]
+lines = [f"- **{kind}:** BatchEnsemble {be_t[kind]:.1f}× the single model, naive "
+         f"{nv_t[kind]:.1f}×; BatchEnsemble / naive = {be_t[kind] / nv_t[kind]:.2f}, "
+         f"{verdict(be_t[kind] / nv_t[kind])}." for kind in ["forward", "train step"]]
+display(Markdown("**On this machine, in this run:**\n" + "\n".join(lines)))
+
+# %% [markdown]
+# How to read these ratios. Both ensembles do the same number of multiply-adds: each BatchEnsemble
+# member still pushes its own copy of the batch through a full-size layer. So whatever gap the cell
+# above reports between the two ensembles comes from how the work is laid out, not from less
+# arithmetic: BatchEnsemble runs one large matrix product with elementwise scaling around it, the
+# naive ensemble one batched product over four small kernels, and a CPU library may run one of the
+# two layouts faster; fixed per-call overheads, which dominate such a tiny network, and noise add to
+# it (run the cell again and the ratios move). The paper's test-time speed-up is measured against
+# the alternative of computing the members one after another: its Section 3.1 ("Ensembling during
+# testing") tiles the batch so that one forward pass serves all members, which "eliminates the need
+# to calculate the output of each ensemble member sequentially", and its Figure 1 plots test time
+# and memory relative to a single model. Against a naive ensemble that is *already* vectorised, as
+# here, there is no arithmetic to save; what BatchEnsemble saves for certain is memory.
+#
+# ## 8. Where do the members disagree: on the data or away from it?
+#
+# An ensemble should "know when it doesn't know": its members should agree where training data
+# pin the answer down and disagree away from them. To say where "the data" are, use the distance
+# to the nearest training point, $d(x) = \min_n \lVert x - x_n \rVert_2$
+# (`metrics.nearest_distance`). A fresh point from the data distribution lies within $\tau$ of a
+# training point 95% of the time, with $\tau$ measured on the test points; "on the data" is
+# $d(x) \le \tau$, "away" is $d(x) > 5\tau$. (A bounding box of the data would not do: its corners
+# are empty.)
+
+# %%
+ensembles = ["BatchEnsemble", "naive"]
+distance = np.asarray(metrics.nearest_distance(wide_points, x_train))
+tau = float(np.quantile(metrics.nearest_distance(x_test, x_train), 0.95))
+on_data, away = distance <= tau, distance > 5 * tau
+mutual_info = [{n: np.asarray(metrics.mutual_information(g[n])) for n in ensembles}
+               for g in grid_logits]
+for name in ensembles:
+    for run, mi in zip(runs[name], mutual_info, strict=True):
+        run["MI on data"], run["MI away"] = mi[name][on_data].mean(), mi[name][away].mean()
+print(f"tau = {tau:.3f}: {on_data.sum()} grid points on the data, {away.sum()} away")
+
+# %% [markdown]
+# The maps show the mutual information of seed 0's ensembles (the single model's is zero by
+# construction: it has no second opinion); the dashed white line encloses the points within
+# $\tau$ of the data. The right panel averages it by distance, one thin line per seed and a thick
+# line for the mean over seeds.
+
+# %%
+edges = np.linspace(0, distance.max(), 13)  # 12 distance bins; mean MI in each, per seed
+centres, which = (edges[:-1] + edges[1:]) / 2, np.digitize(distance, edges[1:-1])
+by_distance = {n: np.array([[mi[n][which == b].mean() for b in range(12)] for mi in mutual_info])
+               for n in ensembles}
+
+axes = style.figure(9, 3.0).subplots(1, 3, width_ratios=[1, 1, 1.25])
+fig = plots.plot_uncertainty_maps({n: mutual_info[0][n] for n in ensembles}, wide_grid, x_train,
+                            y_train, label="mutual information", region=on_data, axes=axes[:2])
+for name, curves in by_distance.items():
+    axes[2].plot(centres, curves.T, color=plots.model_color(name), lw=0.6)
+    axes[2].plot(centres, curves.mean(0), color=plots.model_color(name), lw=2.2, label=name)
+axes[2].axvline(tau, color="black", ls="--", lw=0.8)
+axes[2].set(xlabel="distance to nearest training point", ylabel="mean MI", title="MI by distance")
+axes[2].legend()
+display(fig)
+
+# %%
+plots.plot_over_seeds({n: runs[n] for n in ensembles}, ["disagreement", "MI on data", "MI away"],
+                      labels={"disagreement": "disagreement (test points)"}, ncols=3)
+
+# %%
+more_on = beats("BatchEnsemble", "naive", "MI on data", lower_is_better=False)
+less_away = beats("BatchEnsemble", "naive", "MI away", lower_is_better=True)
+be_on, nv_on = mean_of("BatchEnsemble", "MI on data"), mean_of("naive", "MI on data")
+be_away, nv_away = mean_of("BatchEnsemble", "MI away"), mean_of("naive", "MI away")
+display(Markdown(
+    f"**On the data** BatchEnsemble's members disagree more: mean MI {be_on:.3f} against naive's "
+    f"{nv_on:.3f} ({be_on / nv_on:.1f}×, more in {more_on} of {len(SEEDS)} seeds), on the test "
+    f"points "
+    f"{mean_of('BatchEnsemble', 'disagreement'):.3f} against "
+    f"{mean_of('naive', 'disagreement'):.3f}. **Away from the data** they disagree less on "
+    f"average, {be_away:.3f} against {nv_away:.3f} ({be_away / nv_away:.2f}×), but only in "
+    f"{less_away} of {len(SEEDS)} seeds. From on to away, "
+    f"BatchEnsemble's MI grows {be_away / be_on:.1f}×, the naive ensemble's "
+    f"{nv_away / nv_on:.1f}×."))
+
+# %% [markdown]
+# This is the main weakness this notebook finds, and it is the opposite of what an ensemble is
+# for. On the data, where the answer is settled, BatchEnsemble's members disagree clearly more
+# than independent networks, in every seed. Away from the data they do not disagree more than the
+# naive members: about as much at moderate distances (right panel, up to a distance of about 2)
+# and less in the far corners, so its disagreement rises far less from "on" to "away". The maps
+# show where the disagreement away from the data sits: in *wedges* where the members' decision
+# boundaries fan out. ReLU networks extrapolate along straight lines, so where all members
+# extrapolate the same way they agree, confidently, far from any data. Every BatchEnsemble member
+# is the same $W$ with its rows and columns rescaled, and extrapolates much like the others.
+#
+# Weight space says the same. The mean pairwise cosine similarity of the members' effective
+# weights, layer by layer (`metrics.mean_pairwise_cosine`; 1 means the same direction):
 
 
 # %%
 def layer_cosines(model):
     """Mean pairwise cosine of the members' effective weights, one number per linear layer."""
     layers = [layer for layer in model.layers if hasattr(layer, "effective_weights")]
-    return [
-        round(float(metrics.mean_pairwise_cosine(lay.effective_weights())), 3) for lay in layers
-    ]
+    return [round(float(metrics.mean_pairwise_cosine(k.effective_weights())), 2) for k in layers]
 
 
-for name in ["BatchEnsemble", "naive"]:
-    print(
-        f"{name:14s} disagreement {quality[name]['disagreement']:.3f}  "
-        f"pairwise KL {quality[name]['pairwise_kl']:.3f}  "
-        f"weight cosine per layer {layer_cosines(models[name][0])}"
-    )
+for name in ensembles:
+    print(f"{name:14s} weight cosine per layer, seed 0: {layer_cosines(models[name])}")
 
 # %% [markdown]
-# In weight space the two ensembles could hardly be more different: independent networks are close
-# to orthogonal (cosine near 0), while BatchEnsemble members are strongly aligned, because every
-# member is the same `W`, rescaled row- and column-wise. In function space, though, the
-# BatchEnsemble members disagree on *more* test points than the naive ones. The seed table shows
-# why that is no triumph: each BatchEnsemble member is, on its own, a bit less accurate than a
-# single network (`member_accuracy`), so part of that disagreement is members making different
-# mistakes.
+# Independent networks are close to orthogonal; BatchEnsemble members are strongly aligned,
+# because they share $W$. (With no spread in the initial $r, s$ they would be identical and stay
+# so: notebook 01, section 5, shows that collapse.)
 #
-# ### When the members collapse
+# ### What each member sees: decision maps
 #
-# BatchEnsemble gets *all* of its diversity from the fast weights. Draw `r` and `s` with
-# `r_std = s_std = 0` and every factor starts at exactly 1, so every member starts as the same
-# network. Trained full-batch on the same tiled batch, identical members receive identical
-# gradients at every step and never separate.
+# Each panel shows one model's probability of class 1 (blue for class 0, through white, to orange
+# for class 1) on a grid around the data, with the decision boundary in black: the single model
+# on the left, then the four members and the mean of each ensemble (seed 0).
 
 # %%
-collapsed = bel.batchensemble(bel.mlp(2, 2, hidden=HIDDEN, rngs=0), E, rngs=1, r_std=0.0, s_std=0.0)
-bel.fit(collapsed, x_train, y_train, num_members=E, steps=STEPS, learning_rate=LEARNING_RATE)
-collapsed_quality = compare.classification_summary(
-    bel.predict(collapsed, x_test, num_members=E), y_test
-)
-print(
-    f"disagreement {collapsed_quality['disagreement']:.4f}  "
-    f"mutual information {collapsed_quality['mutual_information']:.4f}  "
-    f"weight cosine per layer {layer_cosines(collapsed)}"
-)
+points, grid = bel.data.grid((-2.0, 2.0, -1.6, 1.6), 50)
+mosaic = [["single"] + [f"BatchEnsemble {i}" for i in range(E + 1)],
+          ["single"] + [f"naive {i}" for i in range(E + 1)]]
+fig = style.figure(9, 3.6)
+panels = fig.subplot_mosaic(mosaic)
+for name, model in models.items():
+    probs = metrics.member_probs(bel.predict(model, points))
+    axes = [panels["single"]] if name == "single" else [panels[f"{name} {i}"] for i in range(E + 1)]
+    plots.plot_decision_maps(probs, grid, x_train, y_train, axes=axes)
+    axes[0].set_ylabel(name)
+display(fig)
 
 # %% [markdown]
-# Zero disagreement, zero mutual information, cosine 1 in every layer: four copies of one network,
-# paid for with four times the compute and the fast weights' memory, and no ensemble effect at all.
-# Nothing in the training loss warns you; only a diversity measurement does. (The paper's
-# Appendix B and the code defaults avoid this with random-sign or N(1, 0.5²) fast weights;
-# exercise 2 turns that knob the other way.)
+# Along the band where the two moons overlap, all nine boundaries run roughly the same way: that
+# is where the data pin them down. They differ in how they leave the data: where the members'
+# boundaries run off in different directions, the ensemble mean turns pale (unsure), while the
+# single model on the left is sure almost everywhere.
 #
-# ## Uncertainty inside and outside the data
+# ## 9. Regression with a gap
 #
-# A useful ensemble should "know when it doesn't know": its members should agree near the training
-# data and disagree away from it. Mutual information (entropy of the mean prediction minus the
-# members' mean entropy) measures exactly that disagreement. We evaluate it on a wider grid; the
-# dashed box encloses the training data.
-
-# %%
-wide_points, wide_grid = bel.data.grid((-3.0, 3.0, -3.0, 3.0), 50)
-lo, hi = x_train.min(axis=0), x_train.max(axis=0)
-inside = np.all((wide_points >= lo) & (wide_points <= hi), axis=1)
-mutual_info = {
-    name: np.asarray(metrics.mutual_information(bel.predict(m, wide_points, num_members=k)))
-    for name, (m, k) in models.items()
-}
-box = (lo[0], hi[0], lo[1], hi[1])
-display(
-    plots.plot_uncertainty_maps(
-        mutual_info, wide_grid, x_train, y_train, label="mutual information", box=box
-    )
-)
-
-# %% [markdown]
-# The single model's map is black: with one member there is nothing to disagree with. Both
-# ensembles light up in *wedges* that leave the data region, where the members' boundaries fan
-# out, and stay dark over most of the empty plane: ReLU networks extrapolate along straight lines,
-# and where all members extrapolate the same way they agree — confidently — far from any data. In
-# this run the naive ensemble's wedges are wider and brighter than BatchEnsemble's (another seed
-# can change that). The averages below put numbers on the picture.
-
-# %%
-for name, mi in mutual_info.items():
-    print(
-        f"{name:14s} mean mutual information inside the box {mi[inside].mean():.3f}, "
-        f"outside {mi[~inside].mean():.3f}"
-    )
-
-# %% [markdown]
-# ## Regression with a gap
+# Now a 1-D regression, $y = \sin(3x) + x/2 + \varepsilon$ on $[-1, 1]$ with no training data in
+# the gap $(-0.5, 0.5)$, trained with squared error for every seed. A good ensemble agrees on the
+# data and spreads out in the gap and beyond $[-1, 1]$. The spread at $x$ is the standard
+# deviation of the members' predictions there.
 #
-# Now a 1-D regression, `y = sin(3x) + x/2 + noise` on [-1, 1], with no training data between
-# -0.5 and 0.5. The same architectures (1 input, 1 output) are trained with squared error. A good
-# ensemble should agree on the data and spread out inside the gap and beyond [-1, 1].
-#
-# One shortcut: a naive ensemble *is* `E` independently trained single networks (each member's
-# term of the loss depends only on its own weights, and Adam's steps do not change with the 1/E
-# factor in front, up to its tiny ε), so here the single model is simply member 0 of the naive
-# ensemble. That saves training and compiling one more network.
+# One shortcut: a naive ensemble *is* $E$ independently trained single networks (each member's
+# term of the loss depends only on its own weights, and Adam's steps do not change with the $1/E$
+# in front, up to its tiny $\epsilon$), so the single model here is member 0 of the naive
+# ensemble. That saves compiling one more network.
 
 # %%
 GAP = (-0.5, 0.5)
 x_reg, y_reg = bel.data.gap_regression(64, gap=GAP, seed=0)
 x_reg_test, y_reg_test = bel.data.gap_regression(300, gap=GAP, seed=1)
-reg_models = make_models(1, 1)
-reg_models.pop("single")  # the single model is member 0 of the naive ensemble
-train(reg_models, x_reg, y_reg, loss="mse")
-
-
-def reg_predict(x):
-    """Predictions [E, N, 1] of the three models on x, the single model being naive member 0."""
-    preds = {name: bel.predict(m, x, num_members=k) for name, (m, k) in reg_models.items()}
-    return {"single": preds["naive"][:1], **preds}
-
+x_plot = np.linspace(-1.5, 1.5, 300, dtype=np.float32)[:, None]  # as many points as the test set
+reg_preds, reg_test_preds = [], []
+for seed in SEEDS:
+    pair = {n: m for n, m in make_models(seed, 1, 1).items() if n != "single"}
+    for model in pair.values():
+        bel.fit(model, x_reg, y_reg, loss="mse", steps=STEPS, learning_rate=LEARNING_RATE)
+    for out, x in ((reg_preds, x_plot), (reg_test_preds, x_reg_test)):
+        preds = {n: np.asarray(bel.predict(m, x)) for n, m in pair.items()}
+        out.append({"single": preds["naive"][:1], **preds})
 
 # %%
-x_plot = np.linspace(-1.5, 1.5, 300, dtype=np.float32)[:, None]
-reg_preds = reg_predict(x_plot)
-fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True, layout="constrained")
-for ax, (name, preds), color in zip(axes, reg_preds.items(), plots.MODEL_COLORS, strict=False):
-    plots.plot_regression_members(
-        x_plot, preds, x_reg, y_reg, gap=GAP, ax=ax, title=name, color=color
-    )
-fig.legend(*axes[1].get_legend_handles_labels(), loc="outside right center", fontsize=8)
-plt.show()
+fig = style.figure(9, 2.8)
+axes = fig.subplots(1, 3, sharey=True)
+for ax, (name, preds) in zip(axes, reg_preds[0].items(), strict=True):
+    plots.plot_regression_members(x_plot, preds, x_reg, y_reg, gap=GAP, ax=ax, title=name,
+                                  color=plots.model_color(name))
+fig.legend(*axes[1].get_legend_handles_labels(), loc="outside right center")
+display(fig)
 
 # %% [markdown]
 # The single model draws one confident curve through the gap, with no hint that it is guessing
 # there. In both ensembles the members lie on top of each other where there are data and fan out
-# inside the gap, so the ±2 std band widens where data are missing; past the ends of the data they
-# fan out too, though not on both sides equally. The table puts numbers on it: the error of the
-# ensemble mean on held-out points (which, like the training points, lie outside the gap) and the
-# members' spread on the data, inside the gap and beyond [-1, 1].
+# in the gap and beyond $[-1, 1]$ (seed 0 shown). The dots below measure how much, over all
+# seeds: the error of the ensemble mean on held-out points (outside the gap, like the training
+# data) and the members' spread on the data ($d(x) \le \tau$), in the gap and beyond $[-1, 1]$
+# (both farther than $\tau$).
 
 # %%
+reg_distance = np.asarray(metrics.nearest_distance(x_plot, x_reg))
+reg_tau = float(np.quantile(metrics.nearest_distance(x_reg_test, x_reg), 0.95))
 x1 = x_plot[:, 0]
-in_gap = (x1 > GAP[0]) & (x1 < GAP[1])
-beyond = np.abs(x1) > 1
-on_data = ~in_gap & ~beyond
-reg_test_preds = reg_predict(x_reg_test)
-reg_table = {}
-for name, preds in reg_preds.items():
-    spread = np.asarray(preds)[..., 0].std(axis=0)
-    reg_table[name] = {
-        "test RMSE": compare.regression_summary(reg_test_preds[name], y_reg_test)["rmse"],
-        "spread on data": spread[on_data].mean(),
-        "spread in gap": spread[in_gap].mean(),
-        "spread beyond": spread[beyond].mean(),
-    }
-print(compare.format_table(reg_table))
-
-# %% [markdown]
-# ## Conclusions
-#
-# First the measurements the conclusions rest on, gathered from the cells above.
+regions = {"spread on data": reg_distance <= reg_tau,
+           "spread in gap": (x1 > GAP[0]) & (x1 < GAP[1]) & (reg_distance > reg_tau),
+           "spread beyond": (np.abs(x1) > 1) & (reg_distance > reg_tau)}
+reg_runs = {name: [] for name in reg_preds[0]}
+for preds, test_preds in zip(reg_preds, reg_test_preds, strict=True):
+    for name in reg_runs:
+        spread = preds[name][..., 0].std(axis=0)
+        row = {region: spread[mask].mean() for region, mask in regions.items()}
+        row["test RMSE"] = compare.regression_summary(test_preds[name], y_reg_test)["rmse"]
+        reg_runs[name].append(row)
+plots.plot_over_seeds(reg_runs, ["test RMSE", *regions], ncols=4)
 
 # %%
-be, naive, single = table["BatchEnsemble"], table["naive"], table["single"]
-print(
-    f"memory: BatchEnsemble holds {be['params'] / naive['params']:.0%} of the naive "
-    f"ensemble's parameters ({be['params'] / single['params']:.1f}x a single model)"
-)
-
-
-def speed_verdict(ratio):
-    """Read a BatchEnsemble / naive time ratio, allowing for measurement noise."""
-    if 0.8 <= ratio <= 1.25:
-        return "about the same"
-    return "BatchEnsemble faster" if ratio < 0.8 else "BatchEnsemble slower"
-
-
-for column in ["forward ms", "step ms"]:
-    ratio = be[column] / naive[column]
-    print(f"time:   {column[:-3]} BatchEnsemble / naive = {ratio:.2f} ({speed_verdict(ratio)})")
-for score in ["accuracy", "member_accuracy", "nll", "ece", "brier"]:
-    means = {name: np.mean([r[score] for r in rs]) for name, rs in runs.items()}
-    print(
-        f"{score:16s} mean over {n_runs} seeds:",
-        ", ".join(f"{name} {value:.3f}" for name, value in means.items()),
-    )
-print(f"collapsed BatchEnsemble (std 0): disagreement {collapsed_quality['disagreement']:.3f}")
-ensembles = ["BatchEnsemble", "naive"]
-ratios = {n: reg_table[n]["spread in gap"] / reg_table[n]["spread on data"] for n in ensembles}
-print(
-    "regression spread in the gap / on the data:",
-    ", ".join(f"{n} {r:.0f}x" for n, r in ratios.items()),
-)
+reg_mean = {n: {k: np.mean([r[k] for r in rs]) for k in rs[0]} for n, rs in reg_runs.items()}
+be, nv = reg_mean["BatchEnsemble"], reg_mean["naive"]
+display(Markdown(
+    f"Mean over seeds: on the data BatchEnsemble spreads {be['spread on data']:.3f}, naive "
+    f"{nv['spread on data']:.3f}; in the gap {be['spread in gap']:.3f} against "
+    f"{nv['spread in gap']:.3f}; beyond $[-1, 1]$ {be['spread beyond']:.3f} against "
+    f"{nv['spread beyond']:.3f}. Test RMSE: single {reg_mean['single']['test RMSE']:.3f}, "
+    f"BatchEnsemble {be['test RMSE']:.3f}, naive {nv['test RMSE']:.3f}."))
 
 # %% [markdown]
-# What these numbers support:
+# The same pattern as in the classification: on the data BatchEnsemble's members spread a little
+# more than the naive members, and beyond $[-1, 1]$, where the data end, they spread clearly less.
+# Inside the narrow gap, between data on both sides, the two spread about equally. The RMSE panel
+# shows all three fit the data about equally well.
 #
+# ## 10. Conclusions
+#
+# The numbers the conclusions rest on, gathered from the cells above:
+
+# %%
+three = lambda score: ", ".join(f"{n} {mean_of(n, score):.3f}" for n in models)  # noqa: E731
+display(Markdown("\n".join([
+    f"- **Diversity in the wrong place.** Mutual information on the data: BatchEnsemble"
+    f" {be_on:.3f}, naive {nv_on:.3f}; away from it: {be_away:.3f} against {nv_away:.3f}."
+    f" Regression spread beyond the data: {be['spread beyond']:.3f} against"
+    f" {nv['spread beyond']:.3f}.",
+    f"- **Quality** (means over {len(SEEDS)} seeds): NLL {three('nll')}; Brier {three('brier')};"
+    f" accuracy {three('accuracy')}; ECE {three('ece')}.",
+    f"- **Memory.** BatchEnsemble stores {be_params / params['naive']:.0%} of the naive"
+    f" ensemble's parameters, {be_params / params['single']:.1f}× a single model.",
+    f"- **Time** (this run): forward BatchEnsemble / naive ="
+    f" {be_t['forward'] / nv_t['forward']:.2f}, training step"
+    f" {be_t['train step'] / nv_t['train step']:.2f}.",
+])))
+
+# %% [markdown]
+# What these numbers support, main result first:
+#
+# - **BatchEnsemble's members disagree more on the data than the naive ensemble's, and not more
+#   away from it** (less far away, and less beyond the ends of the regression data). For "knowing
+#   when it doesn't know", what ensembles are usually bought for, the naive ensemble is the
+#   better one here.
+# - **Quality:** the naive ensemble has the best mean NLL, Brier score and accuracy, and beats
+#   BatchEnsemble on them in the seed counts of section 6. BatchEnsemble's mean NLL lies between the
+#   single model's and the naive ensemble's, its accuracy and Brier score do not beat the single
+#   model's, and its members are individually weaker than a single network. Calibration does not
+#   separate the three: their reliability curves overlap.
 # - **Memory** is BatchEnsemble's clear, seed-independent win: far fewer parameters than the naive
-#   ensemble, though not 1/E of them at this small width (exercise 3).
-# - **Time** depends on the machine: read the verdicts above, and re-run the timing cell to see
-#   how much they move. Both ensembles do the same arithmetic, so the paper's test-time speed-up
-#   (measured against members run one after another) is not something to expect against a naive
-#   ensemble that is already vectorised.
-# - **Quality**: averaged over the four seeds, both ensembles have a lower NLL than the single
-#   model, and the naive ensemble has the best accuracy, NLL and Brier score. BatchEnsemble's
-#   members are each a little *less* accurate than a single network, so on accuracy the
-#   BatchEnsemble does not beat the single model on average. Its ECE is the best of the three on
-#   average, but by a few thousandths — about one standard deviation across seeds. All of this is
-#   with the default spread of the fast weights, N(1, 0.5²); exercise 2 shows how much that
-#   choice matters.
-# - **Diversity** is where the two ensembles differ most, and BatchEnsemble's is fragile by
-#   design: its members are strongly aligned in weight space, and with identical fast weights they
-#   collapse into one network without any warning from the loss. With the default initialisation
-#   they do disagree, and in the 1-D regression both ensembles spread out in the gap many times
-#   more than on the data.
+#   ensemble, though not the paper's near-single-model cost at this small width (exercise 3).
+# - **Time:** both ensembles do the same arithmetic, so any gap between them in section 7 comes
+#   from layout and overheads on this machine; re-run the cell to see how much it moves. The
+#   paper's speed-up is against members run one after another (Section 3.1, Figure 1), not
+#   against a vectorised naive ensemble.
+#
+# All of this is for the default spread of the fast weights, $r, s \sim \mathcal{N}(1, 0.5^2)$;
+# exercise 2 turns that knob.
 
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a cell to edit and a check cell that says "correct" or what is still off.
-# Solutions are in `notebooks/solutions/`; to see one, type e.g.
-# `%load solutions/02_ex1_parameter_formula.py` into a new cell and run it.
+# Each exercise has a cell to edit and a check cell that says "correct" or what is still off; the
+# checks can be re-run as often as you like. Solutions are in `notebooks/solutions/`; to see one,
+# type e.g. `%load solutions/02_ex1_parameter_formula.py` into a new cell and run it.
 #
 # ### Exercise 1 · The parameter count by hand
 #
-# A `BatchEnsembleLinear` built from an `nnx.Linear(n_in, n_out)` stores one shared `W`
-# (`n_in × n_out`), and per member an `r` (`n_in`), an `s` (`n_out`) and a bias (`n_out`). Write
-# `batchensemble_parameters(sizes, members)` for an MLP whose layer sizes are `sizes` (e.g.
-# `[2, 32, 32, 2]`). The check compares it with the *measured* count for several networks.
-# (Solution: `solutions/02_ex1_parameter_formula.py`.)
+# A `BatchEnsembleLinear` built from an `nnx.Linear(n_in, n_out)` stores one shared $W$
+# ($n_\mathrm{in} \times n_\mathrm{out}$) and, per member, an $r$ ($n_\mathrm{in}$), an $s$
+# ($n_\mathrm{out}$) and a bias ($n_\mathrm{out}$). Complete `batchensemble_parameters(sizes,
+# members)` for an MLP whose layer sizes are `sizes` (e.g. `[2, 32, 32, 2]`). The check compares
+# it with the *measured* count of several networks, built with `nnx.eval_shape` (only the shapes
+# are worked out: nothing is allocated or computed). (Solution:
+# `solutions/02_ex1_parameter_formula.py`.)
 
 
 # %%
@@ -551,72 +601,61 @@ def batchensemble_parameters(sizes, members):
     return total
 
 
-# %% [markdown]
-# The check builds each model with `nnx.eval_shape`: only the shapes of the parameters are worked
-# out (nothing is allocated or computed), which is all a parameter count needs.
-
-
 # %%
 def measured_parameters(sizes, members):
     """Count the parameters of a BatchEnsemble MLP from its shapes alone."""
-
-    def build():
-        base = bel.mlp(sizes[0], sizes[-1], hidden=sizes[1:-1], rngs=0)
-        return bel.batchensemble(base, members, rngs=1)
-
+    build = lambda: bel.batchensemble(  # noqa: E731
+        bel.mlp(sizes[0], sizes[-1], hidden=sizes[1:-1], rngs=0), members, rngs=1)
     return compare.parameter_count(nnx.eval_shape(build))
 
 
-def check_parameter_formula():
-    for sizes, members in [([2, 32, 32, 2], 4), ([3, 8, 5], 2), ([1, 16, 1], 7)]:
-        measured = measured_parameters(sizes, members)
-        mine = batchensemble_parameters(sizes, members)
-        if mine != measured:
-            print(
-                f"not yet: for sizes {sizes}, E={members} the model stores {measured}, "
-                f"your formula gives {mine}. Hint: per member and layer, count r, s and bias."
-            )
-            return
+for sizes, members in [([2, 32, 32, 2], 4), ([3, 8, 5], 2), ([1, 16, 1], 7)]:
+    measured, mine = measured_parameters(sizes, members), batchensemble_parameters(sizes, members)
+    if mine != measured:
+        print(f"not yet: for sizes {sizes}, E={members} the model stores {measured}, your formula "
+              f"gives {mine}. Hint: per member and layer, count r, s and the bias.")
+        break
+else:
     print("correct: in·out + E·(in + 2·out) per layer")
-
-
-check_parameter_formula()
 
 # %% [markdown]
 # ### Exercise 2 · Turn the diversity knob up
 #
-# The collapse above came from fast weights with no spread. Go the other way: retrain the
-# BatchEnsemble with `r_std = s_std = 1.0` (twice the default). Predict first: will the members'
-# weight cosine go up or down? Will the NLL move towards the naive ensemble's? Then change the
-# value below and run the two cells. (Solution: `solutions/02_ex2_diversity_knob.py`.)
+# Retrain the BatchEnsemble with fast weights drawn with twice the default spread,
+# $r, s \sim \mathcal{N}(1, 1)$. **Predict first**, and write your prediction down in the cell:
+# will the members' mean weight cosine (averaged over the layers) go `"up"` or `"down"`? Then set
+# `r_std = s_std = 1.0` and run the cells. The check compares your prediction with what happened.
+# (Solution: `solutions/02_ex2_diversity_knob.py`.)
 
 # %%
+my_prediction = None  # "up" or "down", written before you change r_std and s_std
 r_std = s_std = 0.5  # the default; set both to 1.0
-knob = make_models(2, 2, r_std=r_std, s_std=s_std)["BatchEnsemble"][0]
-bel.fit(knob, x_train, y_train, num_members=E, steps=STEPS, learning_rate=LEARNING_RATE)
-knob_quality = compare.classification_summary(bel.predict(knob, x_test, num_members=E), y_test)
+knob = make_models(SEEDS[0], r_std=r_std, s_std=s_std)["BatchEnsemble"]
+bel.fit(knob, x_train, y_train, steps=STEPS, learning_rate=LEARNING_RATE)
+knob_nll = compare.classification_summary(bel.predict(knob, x_test), y_test)["nll"]
 
 # %%
-default_cosines = layer_cosines(models["BatchEnsemble"][0])
-if r_std == s_std == 0.5:
-    print("not yet: set r_std = s_std = 1.0 in the cell above and run it again.")
-elif r_std > 0.5 and s_std > 0.5 and np.mean(layer_cosines(knob)) < np.mean(default_cosines):
-    print(f"std {r_std}: weight cosines {layer_cosines(knob)}, NLL {knob_quality['nll']:.3f}")
-    print(f"std 0.5: weight cosines {default_cosines}, NLL {quality['BatchEnsemble']['nll']:.3f}")
-    print(f"naive ensemble: NLL {quality['naive']['nll']:.3f}")
-    print(
-        "correct: more spread in r and s -> members less aligned in weight space. "
-        "Now compare the NLLs: default spread, more spread, naive ensemble."
-    )
+default_cos = np.mean(layer_cosines(models["BatchEnsemble"]))
+knob_cos = np.mean(layer_cosines(knob))
+if my_prediction not in ("up", "down"):
+    print('not yet: set my_prediction to "up" or "down" (before you change r_std and s_std)')
+elif r_std <= 0.5 or s_std <= 0.5:
+    print(f'prediction recorded: "{my_prediction}". Now set r_std = s_std = 1.0 and run again.')
 else:
-    print("not yet: set both r_std and s_std above the default 0.5, e.g. to 1.0.")
+    happened = "down" if knob_cos < default_cos else "up"
+    print(f"mean weight cosine: {default_cos:.2f} at std 0.5, {knob_cos:.2f} at std {r_std}"
+          f" ({happened}); NLL {runs['BatchEnsemble'][0]['nll']:.3f} -> {knob_nll:.3f},"
+          f" naive ensemble {runs['naive'][0]['nll']:.3f}")
+    print("correct: your prediction matches the measurement" if my_prediction == happened else
+          f'not what happened: you predicted "{my_prediction}", the cosine went {happened}. '
+          "Why? Larger spread rescales the rows and columns of W more differently per member.")
 
 # %% [markdown]
-# ### Exercise 3 · When is BatchEnsemble 1/E of the naive ensemble?
+# ### Exercise 3 · When does BatchEnsemble approach a single model's size?
 #
-# With `E = 4`, the paper's ideal is 25% of the naive ensemble's parameters. For an MLP
-# `2 → H → H → 2`, find the smallest width `H` among `16, 32, 64, 128, 256, 512` at which
-# BatchEnsemble stores at most 30% of the naive ensemble's parameters. Count with
+# With $E = 4$, 25% of the naive ensemble's parameters would be the size of one single network.
+# For an MLP $2 \to H \to H \to 2$, find the smallest width $H$ among 16, 32, 64, 128, 256, 512
+# at which BatchEnsemble stores at most 30% of the naive ensemble's parameters. Count with
 # `compare.parameter_count(nnx.eval_shape(lambda: ...))` (instant, even for wide layers), or with
 # your formula from exercise 1. (Solution: `solutions/02_ex3_width.py`.)
 
@@ -627,24 +666,48 @@ smallest_width = None  # your answer, e.g. 64
 # %%
 def ratio_at(width):
     """BatchEnsemble's parameters / the naive ensemble's, for hidden layers of `width` units."""
-
-    def count(convert):
-        return compare.parameter_count(
-            nnx.eval_shape(lambda: convert(bel.mlp(2, 2, hidden=(width, width), rngs=0), E, rngs=1))
-        )
-
+    count = lambda convert: compare.parameter_count(nnx.eval_shape(  # noqa: E731
+        lambda: convert(bel.mlp(2, 2, hidden=(width, width), rngs=0), E, rngs=1)))
     return count(bel.batchensemble) / count(bel.naive_ensemble)
 
 
 if smallest_width is None:
     print("not yet: set smallest_width to one of the widths listed above.")
 elif ratio_at(smallest_width) <= 0.30 and ratio_at(smallest_width // 2) > 0.30:
-    print(
-        f"correct: at H = {smallest_width}, BatchEnsemble holds {ratio_at(smallest_width):.0%} "
-        "of the naive parameters; the per-member r, s and bias matter less as layers widen."
-    )
+    print(f"correct: at H = {smallest_width}, BatchEnsemble holds {ratio_at(smallest_width):.0%} "
+          "of the naive parameters; the per-member r, s and bias matter less as layers widen.")
 else:
-    print(
-        f"not yet: at H = {smallest_width} the ratio is {ratio_at(smallest_width):.0%}; "
-        "look for the smallest width where it is <= 30%."
-    )
+    print(f"not yet: at H = {smallest_width} the ratio is {ratio_at(smallest_width):.0%}; "
+          "look for the smallest width where it is <= 30%.")
+
+# %% [markdown]
+# ## Summary
+#
+# - BatchEnsemble's members share $W$ and differ by rank-one rescalings $r_i s_i^\top$. On these
+#   toy problems they disagree *more* than independent networks where the data are, and not more
+#   away from the data, measured by the distance to the nearest training point: the naive ensemble
+#   is the better judge of its own ignorance.
+# - Over the seeds the naive ensemble has the best NLL and Brier score; BatchEnsemble's NLL lies
+#   between it and a single model, with individually weaker members. Read such comparisons from the
+#   per-seed dots, never from one run.
+# - BatchEnsemble saves memory for certain (here less than half of the naive ensemble, far more
+#   for wide layers); time against a vectorised naive ensemble is a matter of layout and overheads.
+# - A reliability diagram shows where ECE comes from: bins below the diagonal are over-confident;
+#   here all three models are over-confident in their surest predictions, alike.
+#
+# ## References
+#
+# - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715): the layer
+#   (Section 3.1), its cost (Section 3.2, Figure 1).
+# - B. Lakshminarayanan, A. Pritzel, C. Blundell. *Simple and Scalable Predictive Uncertainty
+#   Estimation using Deep Ensembles.* NeurIPS 2017.
+#   [arXiv:1612.01474](https://arxiv.org/abs/1612.01474)
+# - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger. *On Calibration of Modern Neural Networks.* ICML
+#   2017 (reliability diagrams, ECE). [arXiv:1706.04599](https://arxiv.org/abs/1706.04599)
+# - A. Zamyatin, P. Indri, S. Malhotra, T. Gärtner. *Is BatchEnsemble a Single Model? On
+#   Calibration and Diversity of Efficient Ensembles.* 2026.
+#   [arXiv:2601.16936](https://arxiv.org/abs/2601.16936)
+#
+# **Next:** [`03_diversity_explorer`](03_diversity_explorer.ipynb): drag sliders and watch the
+# members' diversity appear and collapse, with every diversity score defined in depth.

@@ -23,10 +23,12 @@ import bel.data
 from bel.plots.predictions import (
     CLASS_COLORS,
     MODEL_COLORS,
-    plot_comparison,
+    model_color,
     plot_decision_maps,
+    plot_over_seeds,
     plot_regression_members,
     plot_uncertainty_maps,
+    two_class_cmap,
 )
 
 RES = 12
@@ -144,14 +146,27 @@ def test_uncertainty_maps_share_one_scale_and_show_the_values():
     assert len(colorbars) == 1
 
 
-def test_uncertainty_maps_draw_the_box_and_respect_vmax():
+def test_uncertainty_maps_outline_the_region_and_respect_vmax():
     values = {"m": np.ones(POINTS.shape[0])}
-    fig = plot_uncertainty_maps(values, GRID, box=(0.0, 1.0, -1.0, 0.5), vmax=2.0)
+    region = (POINTS[:, 0] > 0.5) & (POINTS[:, 1] < -1.0)
+    fig = plot_uncertainty_maps(values, GRID, region=region, vmax=2.0)
     ax = fig.axes[0]
     assert ax.images[0].get_clim() == (0.0, 2.0)
-    (line,) = ax.lines
-    np.testing.assert_allclose(line.get_xdata(), [0, 1, 1, 0, 0])
-    np.testing.assert_allclose(line.get_ydata(), [-1, -1, 0.5, 0.5, -1])
+    (outline,) = [c for c in ax.collections if hasattr(c, "get_paths") and c.get_paths()]
+    vertices = np.concatenate([path.vertices for path in outline.get_paths()])
+    inside, outside = POINTS[region], POINTS[~region]
+    # the outline lies between the region's points and the others: right of x = 0.5, below y = -1
+    assert vertices[:, 0].min() > outside[:, 0][outside[:, 0] <= 0.5].max() - 1e-9
+    assert vertices[:, 1].max() < outside[:, 1][outside[:, 1] >= -1.0].min() + 1e-9
+    assert inside.size and vertices[:, 0].max() >= inside[:, 0].max() - 1e-9
+
+
+def test_uncertainty_maps_draw_into_given_axes():
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    maps = {"a": np.zeros(POINTS.shape[0]), "b": np.ones(POINTS.shape[0])}
+    assert plot_uncertainty_maps(maps, GRID, axes=axes) is fig
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
 
 
 @pytest.mark.parametrize(
@@ -162,6 +177,9 @@ def test_uncertainty_maps_draw_the_box_and_respect_vmax():
         ({"a": np.zeros(RES * RES), "b": np.zeros(3)}, {}, "equally long maps"),
         ({"a": np.zeros(7)}, {}, "the 144 grid points"),
         ({"a": np.zeros(RES * RES)}, {"vmax": 0.0}, "vmax > 0 or None"),
+        ({"a": np.zeros(RES * RES)}, {"region": np.zeros(RES * RES)}, "boolean mask of shape"),
+        ({"a": np.zeros(RES * RES)}, {"region": np.zeros(3, bool)}, r"shape \(144,\)"),
+        ({"a": np.zeros(RES * RES)}, {"axes": Figure().subplots(1, 2)}, "1 matplotlib Axes"),
     ],
 )
 def test_uncertainty_maps_reject_bad_input(maps, kwargs, message):
@@ -236,44 +254,70 @@ def test_regression_plot_rejects_bad_input(x_plot, preds, kwargs, message):
 
 
 # --------------------------------------------------------------------------------------------------
-# plot_comparison
+# colours
 
 
-ROWS = {
-    "single": {"params": 10, "nll": 0.5, "ece": 0.1},
-    "BatchEnsemble": {"params": 16, "nll": 0.4, "ece": 0.05},
-    "naive": {"params": 40, "nll": 0.3, "ece": 0.07},
+def test_models_and_classes_take_the_house_colours():
+    assert model_color("BatchEnsemble") == MODEL_COLORS["BatchEnsemble"]
+    assert model_color("unknown", 1) not in (None, "")
+    cmap = two_class_cmap(0.5)  # half class colour, half white
+    np.testing.assert_allclose(cmap(0.0)[:3], (np.array(to_rgb(CLASS_COLORS[0])) + 1) / 2)
+    np.testing.assert_allclose(cmap(1.0)[:3], (np.array(to_rgb(CLASS_COLORS[1])) + 1) / 2)
+    np.testing.assert_allclose(two_class_cmap(1.0)(1.0)[:3], to_rgb(CLASS_COLORS[1]))
+    with pytest.raises(ValueError, match=r"strength in \(0, 1\], got 0"):
+        two_class_cmap(0)
+
+
+def test_decision_maps_use_the_class_colours_for_probabilities():
+    fig = plot_decision_maps(binary_probs(1), GRID)
+    cmap = fig.axes[0].images[0].get_cmap()
+    np.testing.assert_allclose(cmap(1.0)[:3], two_class_cmap()(1.0)[:3])
+
+
+# --------------------------------------------------------------------------------------------------
+# plot_over_seeds
+
+
+RUNS = {
+    "single": [{"nll": 0.5, "ece": 0.1}, {"nll": 0.7, "ece": 0.2}, {"nll": 0.6, "ece": 0.3}],
+    "BatchEnsemble": [{"nll": 0.4, "ece": 0.05}, {"nll": 0.4, "ece": 0.07}],
+    "naive": [{"nll": 0.3, "ece": 0.07}],
 }
 
 
-def test_comparison_bars_hold_the_values_with_one_colour_per_model():
-    fig = plot_comparison(ROWS, ["params", "nll"], labels={"nll": "NLL ↓"})
-    params, nll = fig.axes
-    assert [bar.get_height() for bar in params.patches] == [10, 16, 40]
-    assert [bar.get_height() for bar in nll.patches] == [0.5, 0.4, 0.3]
-    assert [params.get_title(), nll.get_title()] == ["params", "NLL ↓"]
-    for ax in (params, nll):
-        colours = [bar.get_facecolor()[:3] for bar in ax.patches]
-        np.testing.assert_allclose(colours, [to_rgb(c) for c in MODEL_COLORS[:3]])
-        assert [t.get_text() for t in ax.get_xticklabels()] == list(ROWS)
-        assert ax.get_ylim()[0] == 0
+def test_over_seeds_draws_one_dot_per_seed_and_the_mean_with_its_spread():
+    fig = plot_over_seeds(RUNS, ["nll", "ece"], labels={"nll": "NLL"})
+    nll, ece = fig.axes
+    assert [nll.get_title(), ece.get_title()] == ["NLL", "ece"]
+    dots = nll.collections[::2]  # scatter, errorbar line collection, scatter, ...
+    for scatter, (name, runs) in zip(dots, RUNS.items(), strict=True):
+        np.testing.assert_allclose(scatter.get_offsets()[:, 1], [r["nll"] for r in runs])
+        np.testing.assert_allclose(scatter.get_facecolors()[0, :3], to_rgb(MODEL_COLORS[name]))
+    means = [container.lines[0].get_ydata()[0] for container in nll.containers]
+    np.testing.assert_allclose(means, [0.6, 0.4, 0.3])
+    bars = nll.collections[1].get_segments()[0][:, 1]  # single: mean ± std (ddof=0)
+    np.testing.assert_allclose(
+        sorted(bars), [0.6 - np.std([0.5, 0.7, 0.6]), 0.6 + np.std([0.5, 0.7, 0.6])]
+    )
+    assert [t.get_text() for t in nll.get_xticklabels()] == list(RUNS)
 
 
-def test_comparison_wraps_into_rows_and_hides_spare_panels():
-    fig = plot_comparison(ROWS, ["params", "nll", "ece"], ncols=2)
-    assert len(fig.axes) == 4
-    assert [ax.get_visible() for ax in fig.axes] == [True, True, True, False]
+def test_over_seeds_wraps_into_rows_and_leaves_no_empty_panel():
+    fig = plot_over_seeds(RUNS, ["nll", "ece", "nll"], ncols=2)
+    assert len(fig.axes) == 3
 
 
 @pytest.mark.parametrize(
-    ("rows", "columns", "kwargs", "message"),
+    ("runs", "scores", "kwargs", "message"),
     [
-        ({}, ["nll"], {}, "non-empty dict of rows"),
-        (ROWS, [], {}, "at least one column"),
-        (ROWS, ["nll", "accuracy"], {}, r"lack the columns to draw: .*'accuracy'"),
-        (ROWS, ["nll"], {"ncols": 0}, "ncols to be an int >= 1"),
+        ({}, ["nll"], {}, "non-empty dict"),
+        (RUNS, [], {}, "at least one score"),
+        ({"a": []}, ["nll"], {}, "non-empty list of per-seed dicts for 'a'"),
+        ({"a": {"nll": 1.0}}, ["nll"], {}, "per-seed dicts for 'a', got dict"),
+        (RUNS, ["nll", "accuracy"], {}, r"lack scores \['accuracy'\]"),
+        (RUNS, ["nll"], {"ncols": 0}, "ncols to be an int >= 1"),
     ],
 )
-def test_comparison_rejects_bad_input(rows, columns, kwargs, message):
+def test_over_seeds_rejects_bad_input(runs, scores, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        plot_comparison(rows, columns, **kwargs)
+        plot_over_seeds(runs, scores, **kwargs)

@@ -128,11 +128,12 @@ def test_plot_factors_shares_one_symmetric_scale_per_column():
         assert len(limits) == 1, f"column {c} has different colour scales: {limits}"
         low, high = limits.pop()
         assert low == -high > -np.inf
-    for columns in ([0], [1, 2], [3], [4]):  # r and s are drawn on one scale
+    for columns in ([0, 4], [1, 2], [3]):  # r with s, and W with W ∘ (r sᵀ), on one scale
         drawn = np.concatenate([data(ax).ravel() for ax in axes[:, columns].ravel()])
         high = clim(axes[0, columns[0]])[1]
         assert np.isclose(high, np.abs(drawn).max()), f"scale {high} of columns {columns}"
     assert clim(axes[0, 1]) == clim(axes[0, 2])  # r and s are drawn on one scale
+    assert clim(axes[0, 0]) == clim(axes[0, 4])  # W and the effective weights too
 
 
 def test_plot_factors_of_identical_members_draws_identical_panels():

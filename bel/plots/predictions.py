@@ -18,22 +18,48 @@ from typing import Any
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgb
+from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
+
+from bel.plots import style
+from bel.plots.style import CLASS_COLORS, MODEL_COLORS, OKABE_ITO
 
 __all__ = [
     "CLASS_COLORS",
     "MODEL_COLORS",
+    "model_color",
+    "two_class_cmap",
     "plot_decision_maps",
     "plot_uncertainty_maps",
     "plot_regression_members",
-    "plot_comparison",
+    "plot_over_seeds",
 ]
 
-#: Colours of classes 0, 1, 2, ... in decision maps and scatter plots (blue, red, green, ...).
-CLASS_COLORS = ("#2166ac", "#b2182b", "#1b7837", "#762a83", "#e08214", "#35978f")
-#: Colours of the compared models, in the order they are given (bars, legends).
-MODEL_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+
+def model_color(name: str, index: int = 0) -> str:
+    """The house colour of a model: ``MODEL_COLORS[name]``, else the ``index``-th Okabe–Ito colour.
+
+    >>> model_color("naive") == MODEL_COLORS["naive"], model_color("other", 2) == OKABE_ITO[2]
+    (True, True)
+    """
+    return MODEL_COLORS.get(str(name), OKABE_ITO[index % len(OKABE_ITO)])
+
+
+def two_class_cmap(strength: float = 0.55) -> LinearSegmentedColormap:
+    """``p(class 1)`` from a tint of class 0's colour (0) through white (0.5) to class 1's (1).
+
+    The ends are the class colours of the data dots mixed with white (``strength`` of the colour,
+    the rest white), so a region and the points of the class it predicts share a hue while the
+    full-colour dots still stand out on it; colour-blind safe (blue–orange), never red–green.
+
+    >>> cmap = two_class_cmap()
+    >>> [round(float(v), 3) for v in cmap(0.5)[:3]]
+    [1.0, 1.0, 1.0]
+    """
+    if not 0 < strength <= 1:
+        raise ValueError(f"two_class_cmap expects a strength in (0, 1], got {strength!r}")
+    tint = [strength * np.array(to_rgb(c)) + (1 - strength) for c in CLASS_COLORS[:2]]
+    return LinearSegmentedColormap.from_list("bel_two_class", [tint[0], (1.0, 1.0, 1.0), tint[1]])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -89,12 +115,17 @@ def _extent(gx: np.ndarray, gy: np.ndarray) -> tuple[float, float, float, float]
     return (float(gx.min()), float(gx.max()), float(gy.min()), float(gy.max()))
 
 
-def _scatter(ax: Axes, points: tuple[np.ndarray, np.ndarray] | None, size: float = 9) -> None:
+def _scatter(
+    ax: Axes, points: tuple[np.ndarray, np.ndarray] | None, size: float = 14, halo: bool = False
+) -> None:
+    """Data dots in their class colours with a black ring; ``halo`` adds a white rim (dark maps)."""
     if points is None:
         return
     xs, ys = points
     colors = [CLASS_COLORS[int(c) % len(CLASS_COLORS)] for c in ys]
-    ax.scatter(xs[:, 0], xs[:, 1], c=colors, s=size, edgecolors="white", linewidths=0.4)
+    if halo:
+        ax.scatter(xs[:, 0], xs[:, 1], s=size * 2.2, c="white", linewidths=0, zorder=3)
+    ax.scatter(xs[:, 0], xs[:, 1], c=colors, s=size, edgecolors="black", linewidths=0.5, zorder=4)
 
 
 def _bare(ax: Axes, extent: tuple[float, float, float, float]) -> None:
@@ -146,9 +177,10 @@ def plot_decision_maps(
 
     ``member_probs`` ``[E, G, C]`` are the members' class probabilities at the ``G`` points of
     ``grid`` (the ``(gx, gy)`` pair from :func:`bel.data.grid`; e.g.
-    ``bel.metrics.member_probs(bel.predict(model, points, num_members=E))``). The last panel is the
-    ensemble's mean probability. With two classes a panel shows ``p(class 1)`` from blue (0) to red
-    (1) with the 0.5 contour, the decision boundary, in black; with more classes each pixel mixes
+    ``bel.metrics.member_probs(bel.predict(model, points))``). The last panel is the
+    ensemble's mean probability. With two classes a panel shows ``p(class 1)`` from class 0's
+    colour (0) through white to class 1's colour (1) (:func:`two_class_cmap`) with the 0.5
+    contour, the decision boundary, in black; with more classes each pixel mixes
     the class colours by probability, fading to white where the prediction is uncertain. ``x, y``
     (``[n, 2]``, ``[n]``) are overlaid as dots. A single model (``E = 1``) gets one panel.
 
@@ -183,7 +215,7 @@ def plot_decision_maps(
     flat = _check_axes(axes, len(panels), "plot_decision_maps")
     if flat is None:
         n = len(panels)
-        fig = Figure(figsize=(panel_size * n, panel_size + 0.35), layout="constrained")
+        fig = style.figure(panel_size * n, panel_size + 0.35)
         flat = list(np.ravel(fig.subplots(1, n, squeeze=False)))
     fig = flat[0].figure
     extent = _extent(gx, gy)
@@ -193,7 +225,7 @@ def plot_decision_maps(
                 probs[:, 1].reshape(gx.shape),
                 origin="lower",
                 extent=extent,
-                cmap="RdBu_r",
+                cmap=two_class_cmap(),
                 vmin=0.0,
                 vmax=1.0,
                 interpolation="bilinear",
@@ -201,11 +233,11 @@ def plot_decision_maps(
             ax.contour(gx, gy, probs[:, 1].reshape(gx.shape), levels=[0.5], colors="k")
         else:
             ax.imshow(_probability_image(probs, gx.shape), origin="lower", extent=extent)
-        _scatter(ax, points, size=6)
+        _scatter(ax, points)
         _bare(ax, extent)
-        ax.set_title(name, fontsize=9, fontweight="bold" if name == "ensemble mean" else None)
+        ax.set_title(name, fontweight="bold" if name == "ensemble mean" else None)
     if title is not None:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     return fig
 
 
@@ -217,8 +249,9 @@ def plot_uncertainty_maps(
     *,
     label: str = "uncertainty",
     vmax: float | None = None,
-    box: tuple[float, float, float, float] | None = None,
-    cmap: str = "magma",
+    region: Any = None,
+    cmap: str = style.SEQUENTIAL,
+    axes: Any = None,
     panel_size: float = 2.4,
 ) -> Figure:
     """Side-by-side heatmaps of a per-point uncertainty on the grid, one panel per model.
@@ -226,8 +259,10 @@ def plot_uncertainty_maps(
     ``maps`` maps a panel title (e.g. a model's name) to ``G`` values on ``grid`` (the ``(gx, gy)``
     pair from :func:`bel.data.grid`), e.g. ``bel.metrics.mutual_information(logits)``. All panels
     share one colour scale, ``[0, vmax]`` (default: the largest value), and one colour bar titled
-    ``label``. ``box = (xmin, xmax, ymin, ymax)`` draws a dashed rectangle, e.g. around the region
-    where the training data lie.
+    ``label``. ``region``, a boolean ``[G]`` mask on the grid, has its outline drawn dashed in
+    white, e.g. the points within some distance of the training data
+    (:func:`bel.metrics.nearest_distance`). With ``axes`` (one per map) the panels are drawn there
+    and their figure is returned.
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")
@@ -235,7 +270,7 @@ def plot_uncertainty_maps(
     >>> import bel.data
     >>> points, grid = bel.data.grid((-2, 2, -2, 2), 10)
     >>> fig = plot_uncertainty_maps({"a": np.zeros(100), "b": np.abs(points[:, 0])}, grid,
-    ...                             box=(-1, 1, -1, 1))
+    ...                             region=np.abs(points[:, 0]) < 1)
     >>> [ax.get_title() for ax in fig.axes[:2]], fig.axes[1].images[0].get_clim()
     (['a', 'b'], (0.0, 2.0))
     """
@@ -262,9 +297,20 @@ def plot_uncertainty_maps(
         vmax = vmax if vmax > 0 else 1.0
     elif not (isinstance(vmax, int | float) and np.isfinite(vmax) and vmax > 0):
         raise ValueError(f"plot_uncertainty_maps expects vmax > 0 or None, got {vmax!r}")
+    inside = None
+    if region is not None:
+        inside = np.asarray(region)
+        if inside.dtype != bool or inside.shape != (gx.size,):
+            raise ValueError(
+                f"plot_uncertainty_maps expects region as a boolean mask of shape ({gx.size},), "
+                f"got dtype {inside.dtype} and shape {inside.shape}"
+            )
     n = len(values)
-    fig = Figure(figsize=(panel_size * n + 0.9, panel_size + 0.3), layout="constrained")
-    axes = np.ravel(fig.subplots(1, n, squeeze=False))
+    axes = _check_axes(axes, n, "plot_uncertainty_maps")
+    if axes is None:
+        fig = style.figure(panel_size * n + 0.9, panel_size + 0.3)
+        axes = list(np.ravel(fig.subplots(1, n, squeeze=False)))
+    fig = axes[0].figure
     extent = _extent(gx, gy)
     image = None
     for ax, (name, a) in zip(axes, values.items(), strict=True):
@@ -277,12 +323,19 @@ def plot_uncertainty_maps(
             vmax=vmax,
             interpolation="bilinear",
         )
-        _scatter(ax, points, size=4)
-        if box is not None:
-            x0, x1, y0, y1 = box
-            ax.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], "w--", linewidth=1)
+        if inside is not None:
+            ax.contour(
+                gx,
+                gy,
+                inside.reshape(gx.shape).astype(float),
+                levels=[0.5],
+                colors="white",
+                linestyles="--",
+                linewidths=1.2,
+            )
+        _scatter(ax, points, size=8, halo=True)
         _bare(ax, extent)
-        ax.set_title(str(name), fontsize=9)
+        ax.set_title(str(name))
     fig.colorbar(image, ax=list(axes), label=label, shrink=0.85)
     return fig
 
@@ -300,7 +353,7 @@ def plot_regression_members(
     gap: tuple[float, float] | None = None,
     ax: Axes | None = None,
     title: str | None = None,
-    color: str = MODEL_COLORS[1],
+    color: str = MODEL_COLORS["BatchEnsemble"],
 ) -> Figure:
     """Every member's curve, the ensemble mean and a mean ± 2 std band, over a 1-D input.
 
@@ -341,7 +394,7 @@ def plot_regression_members(
     if gap is not None and not (len(gap) == 2 and gap[0] < gap[1]):
         raise ValueError(f"plot_regression_members expects gap = (lo, hi) with lo < hi, got {gap}")
     if ax is None:
-        ax = Figure(figsize=(4.2, 2.8), layout="constrained").subplots()
+        ax = style.figure(4.2, 2.8).subplots()
     order = np.argsort(xs)
     xs, p = xs[order], p[:, order]
     mean, std = p.mean(0), p.std(0)
@@ -351,7 +404,16 @@ def plot_regression_members(
         xs, mean - 2 * std, mean + 2 * std, color=color, alpha=0.25, lw=0, label="mean ± 2 std"
     )
     if x is not None:
-        ax.scatter(np.ravel(x), np.ravel(y), s=6, color="k", alpha=0.6, zorder=3, label="data")
+        ax.scatter(
+            np.ravel(x),
+            np.ravel(y),
+            s=12,
+            color="0.2",
+            edgecolors="white",
+            linewidths=0.4,
+            zorder=3,
+            label="data",
+        )
     for i, member in enumerate(p if p.shape[0] > 1 else []):
         ax.plot(xs, member, color=color, lw=0.8, alpha=0.7, label="members" if i == 0 else None)
     ax.plot(
@@ -362,61 +424,90 @@ def plot_regression_members(
         label="ensemble mean" if p.shape[0] > 1 else "prediction",
     )
     if title is not None:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     ax.set_xlabel("x")
     return ax.figure
 
 
 # --------------------------------------------------------------------------------------------------
-# the comparison, one bar panel per quantity
+# scores over seeds: one dot per seed, mean ± standard deviation
 
 
-def plot_comparison(
-    rows: Mapping[str, Mapping[str, float]],
-    columns: Sequence[str],
+def plot_over_seeds(
+    runs: Mapping[str, Sequence[Mapping[str, float]]],
+    scores: Sequence[str],
     *,
     labels: Mapping[str, str] | None = None,
-    panel_size: float = 1.75,
     ncols: int | None = None,
+    panel_size: float = 2.1,
 ) -> Figure:
-    """Small bar charts, one per quantity in ``columns``, one bar per model (row), same colours.
+    """One panel per score, one column of dots per model: each dot one seed, a bar its mean ± std.
 
-    ``rows`` is what :func:`bel.compare.format_table` prints: ``{model: {quantity: value}}``.
-    ``labels`` renames quantities in the panel titles (e.g. ``{"nll": "NLL ↓"}``). Every panel
-    starts its axis at 0, so bar heights can be compared as ratios.
+    ``runs`` maps a model name to its results, one dict ``{score: value}`` per seed (e.g. one
+    :func:`bel.compare.classification_summary` per seed). In each panel a model's dots sit in its
+    house colour (:func:`model_color`) with a black ring; the black bar beside them is the mean
+    over seeds with ± one standard deviation (``ddof=0``). ``labels`` rename scores in the titles
+    (e.g. ``{"nll": "NLL (lower is better)"}``). Panels wrap into rows of ``ncols``; panels left
+    over in the last row are removed, so none is empty.
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> rows = {"single": {"params": 1218, "nll": 0.45}, "naive": {"params": 4872, "nll": 0.38}}
-    >>> fig = plot_comparison(rows, ["params", "nll"])
-    >>> [round(float(bar.get_height()), 2) for bar in fig.axes[1].patches]
-    [0.45, 0.38]
+    >>> runs = {"single": [{"nll": 0.5}, {"nll": 0.7}], "naive": [{"nll": 0.4}, {"nll": 0.4}]}
+    >>> fig = plot_over_seeds(runs, ["nll"])
+    >>> fig.axes[0].collections[0].get_offsets()[:, 1].tolist()    # single's dots, one per seed
+    [0.5, 0.7]
     """
-    if not isinstance(rows, Mapping) or not rows:
-        raise ValueError(f"plot_comparison expects a non-empty dict of rows, got {rows!r}")
-    columns = list(columns)
-    if not columns:
-        raise ValueError("plot_comparison expects at least one column to draw, got none")
-    missing = {name: [c for c in columns if c not in row] for name, row in rows.items()}
-    missing = {name: cols for name, cols in missing.items() if cols}
-    if missing:
-        raise ValueError(f"plot_comparison: some rows lack the columns to draw: {missing}")
-    labels = dict(labels or {})
-    ncols = len(columns) if ncols is None else ncols
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError(
+            f"plot_over_seeds expects a non-empty dict {{model: [runs]}}, got {runs!r}"
+        )
+    scores = list(scores)
+    if not scores:
+        raise ValueError("plot_over_seeds expects at least one score to draw, got none")
+    for name, rs in runs.items():
+        if isinstance(rs, Mapping) or not isinstance(rs, Sequence) or not rs:
+            raise ValueError(
+                f"plot_over_seeds expects a non-empty list of per-seed dicts for {name!r}, "
+                f"got {type(rs).__name__}"
+            )
+        missing = sorted({c for r in rs for c in scores if c not in r})
+        if missing:
+            raise ValueError(f"plot_over_seeds: the runs of {name!r} lack scores {missing}")
+    ncols = min(len(scores), 4) if ncols is None else ncols
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"plot_comparison expects ncols to be an int >= 1, got {ncols!r}")
-    nrows = -(-len(columns) // ncols)
-    fig = Figure(figsize=(panel_size * ncols, 1.9 * nrows), layout="constrained")
+        raise ValueError(f"plot_over_seeds expects ncols to be an int >= 1, got {ncols!r}")
+    nrows = -(-len(scores) // ncols)
+    fig = style.figure(panel_size * ncols, 1.9 * nrows + 0.2)
     axes = np.ravel(fig.subplots(nrows, ncols, squeeze=False))
-    names = list(rows)
-    colors = [MODEL_COLORS[i % len(MODEL_COLORS)] for i in range(len(names))]
-    for ax, column in zip(axes, columns, strict=False):
-        heights = [float(rows[name][column]) for name in names]
-        ax.bar(range(len(names)), heights, color=colors)
-        ax.set_title(labels.get(column, column), fontsize=9)
-        ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.set_ylim(bottom=0)
-    for ax in axes[len(columns) :]:
-        ax.set_visible(False)
+    names = list(runs)
+    for ax, score in zip(axes, scores, strict=False):
+        for i, name in enumerate(names):
+            values = np.array([float(r[score]) for r in runs[name]])
+            offsets = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)
+            ax.scatter(
+                i - 0.1 + offsets,
+                values,
+                s=22,
+                color=model_color(name, i),
+                edgecolors="black",
+                linewidths=0.5,
+                zorder=3,
+            )
+            ax.errorbar(
+                i + 0.22,
+                values.mean(),
+                yerr=values.std(),
+                fmt="_",
+                color="black",
+                markersize=12,
+                capsize=3,
+                lw=1.2,
+                zorder=2,
+            )
+        ax.set_title((labels or {}).get(score, score))
+        ax.set_xticks(range(len(names)), names, rotation=25, ha="right")
+        ax.set_xlim(-0.6, len(names) - 0.4)
+        ax.grid(axis="y", color="0.9", lw=0.6)
+    for ax in axes[len(scores) :]:
+        fig.delaxes(ax)
     return fig

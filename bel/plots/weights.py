@@ -1,8 +1,10 @@
 """Pictures of a BatchEnsemble layer's weights: ``W``, ``r_i``, ``s_i`` and ``W ∘ (r_i s_iᵀ)``.
 
-Every matrix is drawn with a diverging colour map on a *symmetric* scale ``[-vmax, vmax]``: white is
-0, red positive, blue negative, so a sign flip is a colour flip. Figures that show several members
-give them one shared scale, so a brighter member really has larger weights.
+Every matrix is drawn with a diverging colour map (:data:`bel.plots.style.DIVERGING`) on a
+*symmetric* scale ``[-vmax, vmax]``: white is 0, red positive, blue negative, so a sign flip is a
+colour flip. Figures that show several members give them one shared scale, so a brighter member
+really has larger weights. Figures are made with :func:`bel.plots.style.figure` (house dpi, text
+of at least 9 pt).
 
 The figure-level functions return a :class:`matplotlib.figure.Figure` that is not registered with
 ``pyplot``: nothing accumulates in pyplot's figure list (good for widgets that redraw often), and a
@@ -24,6 +26,7 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
 from bel.layers import BatchEnsembleLinear
+from bel.plots import style
 
 __all__ = ["heatmap", "plot_factors", "plot_effective_weights", "plot_member_layout"]
 
@@ -76,7 +79,7 @@ def heatmap(
     *,
     title: str | None = None,
     vmax: float | None = None,
-    cmap: str = "RdBu_r",
+    cmap: str = style.DIVERGING,
 ) -> AxesImage:
     """Draw ``matrix`` on ``ax`` with a symmetric colour scale ``[-vmax, vmax]``; return the image.
 
@@ -101,8 +104,11 @@ def heatmap(
     image = ax.imshow(m, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
+    for spine in ax.spines.values():  # a thin frame on all four sides, whatever the rc style
+        spine.set_visible(True)
+        spine.set_linewidth(0.6)
     if title is not None:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     return image
 
 
@@ -136,7 +142,7 @@ def plot_factors(
     layer: BatchEnsembleLinear,
     members: Sequence[int] | int | None = None,
     *,
-    cmap: str = "RdBu_r",
+    cmap: str = style.DIVERGING,
     cell: float = 0.3,
 ) -> Figure:
     """The effective weights built step by step: one row per member, one column per factor.
@@ -145,7 +151,9 @@ def plot_factors(
     of ``W``); ``s_iᵀ`` as a row ``[1, out]`` (it scales the columns); the rank-one ``r_i s_iᵀ``;
     and member ``i``'s effective weight ``W ∘ (r_i s_iᵀ)``. Each column has one symmetric colour
     scale shared by all rows (its colour bar sits underneath), so members can be compared
-    entry by entry. ``members`` defaults to the first three (fewer if the layer has fewer);
+    entry by entry; ``W`` and the effective weights share one scale too, so an entry that grows
+    or shrinks from ``W`` to ``W ∘ (r_i s_iᵀ)`` really looks brighter or paler. ``members``
+    defaults to the first three (fewer if the layer has fewer);
     ``cell`` is the size of one matrix entry in inches.
 
     >>> import matplotlib
@@ -173,17 +181,18 @@ def plot_factors(
     n_in, n_out = W.shape
 
     factor_limit = _symmetric_limit(r, s)  # r and s are drawn alike: one scale for both
+    weight_limit = _symmetric_limit(W, effective)  # W and W ∘ (r sᵀ) too, to compare them
     columns = [  # (title, matrices per member, colour limit)
-        ("W (shared)", [W] * len(chosen), _symmetric_limit(W)),
+        ("W (shared)", [W] * len(chosen), weight_limit),
         ("$r_i$", list(r[:, :, None]), factor_limit),
         ("$s_i^T$", list(s[:, None, :]), factor_limit),
         ("$r_i s_i^T$", list(rank_one), _symmetric_limit(rank_one)),
-        ("$W \\circ (r_i s_i^T)$", list(effective), _symmetric_limit(effective)),
+        ("$W \\circ (r_i s_i^T)$", list(effective), weight_limit),
     ]
     widths = [n_out, 1, n_out, n_out, n_out]
     width = cell * (sum(widths) + 6) + 1.0
     height = cell * (n_in + 2) * len(chosen) + 1.2
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = style.figure(width, height)
     axes = fig.subplots(len(chosen), len(columns), width_ratios=widths, squeeze=False)
     for c, (name, matrices, limit) in enumerate(columns):
         for row, (i, matrix) in enumerate(zip(chosen, matrices, strict=True)):
@@ -196,7 +205,7 @@ def plot_factors(
                 image, ax=bar_axes, orientation="horizontal", shrink=0.9, aspect=12, panchor=False
             )
     for row, i in enumerate(chosen):
-        axes[row, 0].set_ylabel(f"member {i}", fontsize=9)
+        axes[row, 0].set_ylabel(f"member {i}")
     return fig
 
 
@@ -212,7 +221,7 @@ def plot_effective_weights(
     titles: Sequence[str] | None = None,
     label: str | None = None,
     colorbar: bool = True,
-    cmap: str = "RdBu_r",
+    cmap: str = style.DIVERGING,
 ) -> Figure:
     """A row of heatmaps, one per member, of ``weights`` ``[E, in, out]`` on one shared scale.
 
@@ -254,7 +263,7 @@ def plot_effective_weights(
     if axes is None:
         n_in, n_out = w.shape[1:]
         scale = 2.2 / max(n_in, n_out)
-        fig = Figure(figsize=(E * n_out * scale + 1.2, n_in * scale + 0.6), layout="constrained")
+        fig = style.figure(E * n_out * scale + 1.2, n_in * scale + 0.6)
         axes = list(fig.subplots(1, E, squeeze=False)[0])
     else:
         axes = list(np.ravel(np.asarray(axes, dtype=object)))
@@ -267,7 +276,7 @@ def plot_effective_weights(
     for ax, matrix, title in zip(axes, w, titles, strict=True):
         image = heatmap(ax, matrix, title=title, vmax=limit, cmap=cmap)
     if label is not None:
-        axes[0].set_ylabel(label, fontsize=9)
+        axes[0].set_ylabel(label)
     if colorbar:
         fig.colorbar(image, ax=axes, shrink=0.9, aspect=15)
     return fig
@@ -322,7 +331,7 @@ def plot_member_layout(
     grid = ex.reshape(num_members, -1).astype(np.float64)
     B = grid.shape[1]
     if ax is None:
-        fig = Figure(figsize=(0.42 * B + 1.4, 0.42 * num_members + 0.8), layout="constrained")
+        fig = style.figure(0.42 * B + 1.4, 0.42 * num_members + 0.8)
         ax = fig.subplots()
     elif not isinstance(ax, Axes):
         raise ValueError(
@@ -343,7 +352,7 @@ def plot_member_layout(
                 str(int(grid[k, j])),
                 ha="center",
                 va="center",
-                fontsize=8,
+                fontsize=style.MIN_FONT_SIZE,
                 color="#b00000" if wrong else "black",
                 fontweight="bold" if wrong else "normal",
             )
@@ -355,9 +364,9 @@ def plot_member_layout(
                 )
     ax.set_xticks(range(B))
     ax.set_yticks(range(num_members))
-    ax.tick_params(labelsize=8, length=0)
-    ax.set_xlabel("slot j in the member's block (untile reads example j here)", fontsize=8)
-    ax.set_ylabel("member k", fontsize=8)
+    ax.tick_params(length=0)
+    ax.set_xlabel("slot j in the member's block (untile reads example j here)")
+    ax.set_ylabel("member k")
     if title is not None:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     return fig
