@@ -152,6 +152,11 @@ def _local_links(markdown: str) -> str:
     return markdown.replace("https://mybinder.org/v2/gh/OWNER/REPO/HEAD", BINDER)
 
 
+def _readme_to_landing_page(markdown: str) -> str:
+    """Links to the README (the notebook index on GitHub) lead to the book's landing page."""
+    return re.sub(r"\]\(\.\./README\.md(#[^)\s]*)?\)", "](../index.md)", markdown)
+
+
 def _has_widgets(nb: dict) -> bool:
     return any(
         WIDGET_VIEW in output.get("data", {})
@@ -231,7 +236,7 @@ def _book_notebook(source: Path) -> str:
     cells = nb["cells"]
     for cell in cells:
         if cell["cell_type"] == "markdown":
-            cell["source"] = _local_links(_text(cell))
+            cell["source"] = _readme_to_landing_page(_local_links(_text(cell)))
     solutions = _solutions_cell(source.stem)
     if solutions is not None:
         cells.insert(_solutions_index(cells), solutions)

@@ -111,7 +111,7 @@ def test_solutions_go_after_the_exercises_and_launch_note_after_the_title(tmp_pa
         _code([widget]),
         _md("## Exercises\n\nDo them."),
         _md("### Exercise 1 · the sum"),
-        _md("## What you have seen\n\nA summary."),
+        _md("## What you have seen\n\nBack to the [index](../README.md#notebooks)."),
     ]
     notebook = tmp_path / "07_demo.ipynb"
     notebook.write_text(json.dumps({"cells": cells, "metadata": {"widgets": {"state": 1}}}))
@@ -123,6 +123,7 @@ def test_solutions_go_after_the_exercises_and_launch_note_after_the_title(tmp_pa
     solutions_at = next(i for i, t in enumerate(texts) if t.startswith("## Solutions"))
     assert texts[solutions_at - 1].startswith("### Exercise 1")
     assert texts[solutions_at + 1].startswith("## What you have seen")
+    assert "[index](../index.md)" in texts[solutions_at + 1]  # the README is the landing page
     block = texts[solutions_at]
     assert block.count("{dropdown}") == 2 and "08_ex1_other.py" not in block
     assert "Exercise 1 · the sum (`07_ex1_first.py`)" in block
