@@ -12,7 +12,9 @@ git-ignored; a file is only rewritten when its content changes):
 - ``docs/notebooks/NAME.ipynb``: a copy of every ``notebooks/*.ipynb`` (found by glob, so a new
   notebook gets its page without any edit here) with the exercises' solutions
   (``notebooks/solutions/NN_*.py``) appended in collapsed dropdowns, the Binder badge served
-  locally and, for notebooks with widget outputs, a note on how to launch them to interact;
+  locally, links to the README led to the landing page and, for notebooks with widget outputs,
+  a note on how to launch them to interact (widget outputs show their picture; one without a
+  picture, such as a progress bar, is left out rather than shown as its repr);
 - ``docs/api/``: one page per bel module (found with ``pkgutil``).
 
 The repository in the Binder and Colab links is ``OWNER/REPO`` (the README's placeholder) unless
@@ -157,6 +159,15 @@ def _readme_to_landing_page(markdown: str) -> str:
     return re.sub(r"\]\(\.\./README\.md(#[^)\s]*)?\)", "](../index.md)", markdown)
 
 
+def _pictureless(output: dict) -> bool:
+    """A widget output with nothing to show without a kernel but its repr (a progress bar, say).
+
+    The page would show ``HBox(children=(IntProgress(...), ...))``; it shows nothing instead.
+    """
+    data = output.get("data", {})
+    return WIDGET_VIEW in data and set(data) <= {WIDGET_VIEW, "text/plain"}
+
+
 def _has_widgets(nb: dict) -> bool:
     return any(
         WIDGET_VIEW in output.get("data", {})
@@ -234,6 +245,9 @@ def _book_notebook(source: Path) -> str:
     nb = json.loads(source.read_text(encoding="utf-8"))
     nb["metadata"].pop("widgets", None)  # the saved widget state: no widget JavaScript here
     cells = nb["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [out for out in cell.get("outputs", []) if not _pictureless(out)]
     for cell in cells:
         if cell["cell_type"] == "markdown":
             cell["source"] = _readme_to_landing_page(_local_links(_text(cell)))
