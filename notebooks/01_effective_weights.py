@@ -37,7 +37,7 @@
 #   own state.
 #
 # **Prerequisites.** Matrix products and broadcasting in NumPy or `jax.numpy`; what a linear layer
-# computes. **Run time:** about 10 seconds on a 2-core laptop CPU.
+# computes. **Run time:** about 15 seconds on a 2-core laptop CPU.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
@@ -173,10 +173,12 @@ print(f"max |layer.effective_weights() - by hand| = {float(difference):.1e}")
 #
 # $$Y = \big((X \circ R)\, W\big) \circ S + \text{bias},$$
 #
-# where row block $k$ of $R$ and $S$ repeats $r_k$ and $s_k$ (the paper's Equation 5): one matrix
-# product with the shared $W$ for all $E \cdot B$ rows, with an elementwise product before and
-# after. `bel.tile(x, E)` stacks $E$ copies of a batch `x` in that order; `bel.untile` splits the
-# `[E·B, out]` result back into `[E, B, out]`.
+# where row block $k$ of $R$ and $S$ repeats $r_k$ and $s_k$: one matrix product with the shared $W$
+# for all $E \cdot B$ rows, with an elementwise product before and after. This is the paper's
+# Equation 5; the paper stores $W$ as `[out, in]` and so names the input-side vector $s$ and the
+# output-side one $r$, the other way round from `bel`, which keeps `nnx.Linear`'s `[in, out]`.
+# `bel.tile(x, E)` stacks $E$ copies of a batch `x` in that order; `bel.untile` splits the `[E·B,
+# out]` result back into `[E, B, out]`.
 #
 # Is that really member $i$ using the weight $W \circ (r_i s_i^\top)$? Compare with the explicit
 # computation $x \, (W \circ r_i s_i^\top) + b_i$ for every member.
@@ -210,8 +212,8 @@ print("jnp.repeat:", jnp.repeat(example, E).tolist())
 
 # %% [markdown]
 # Now feed the repeated batch to the layer. Nothing raises an error, since $E \cdot B$ rows divide
-# evenly among $E$ members, but the numbers that `untile` returns for "member `k`, example `j`" are
-# no longer about example `j`:
+# evenly among $E$ members, but the numbers that `untile` returns for "member $k$, example $j$" are
+# no longer about example $j$:
 
 # %%
 wrong = bel.untile(layer(jnp.repeat(x, E, axis=0)), E)

@@ -34,7 +34,7 @@
 #   to the nearest training point.
 #
 # **Prerequisites.** Notebook `01_effective_weights` (member $i$ uses $W \circ (r_i s_i^\top)$);
-# softmax and cross-entropy. **Run time:** about 20 seconds on a 2-core laptop CPU.
+# softmax and cross-entropy. **Run time:** about 25 seconds on a 2-core laptop CPU.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
@@ -81,19 +81,19 @@ SEEDS = (0, 1, 2, 3, 4)
 # | member accuracy | the same for each member's own $\arg\max_c p_i$, averaged | higher |
 # | NLL | $-\frac{1}{N} \sum_n \log \bar p(y_n \mid x_n)$ | lower |
 # | Brier | $\frac{1}{N} \sum_n \sum_c \big(\bar p(c \mid x_n) - [c = y_n]\big)^2$ | lower |
-# | ECE | $\sum_{b=1}^{15} \frac{|B_b|}{N} \, |\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|$ | lower |
+# | ECE | $\sum_{b=1}^{15} \frac{n_b}{N} \lvert \mathrm{acc}_b - \mathrm{conf}_b \rvert$ | lower |
 # | disagreement | $\frac{1}{E(E-1) N} \sum_{i \ne j} \sum_n [\hat y_i(x_n) \ne \hat y_j(x_n)]$ | |
 # | mutual information | $\mathrm{MI}(x) = H[\bar p] - \frac{1}{E} \sum_i H[p_i]$, at each $x$ | |
 #
-# NLL and Brier reward probabilities that are both right and confident. For ECE the points are
-# put into 15 bins $B_b$ by their confidence $\max_c \bar p(c \mid x)$; $\mathrm{conf}(B_b)$ is the
-# bin's mean confidence and $\mathrm{acc}(B_b)$ its accuracy, so ECE is the average gap between
-# "how sure" and "how often right" (a reliability diagram, section 6, draws those bins).
-# Disagreement is the fraction of inputs on which two members pick different classes, averaged over
-# pairs. Mutual information, with the entropy $H[p] = -\sum_c p_c \log p_c$, is zero when all
-# members predict the same distribution and grows as they contradict each other: the ensemble's
-# own measure of "I don't know, because my members disagree". Diversity scores have no "better":
-# members should agree where the data settle the answer and disagree where they do not.
+# NLL and Brier reward probabilities that are both right and confident. For ECE the points are put
+# into 15 equal-width bins by their confidence $\max_c \bar p(c \mid x)$; bin $b$ holds $n_b$
+# points, $\mathrm{conf}_b$ is their mean confidence and $\mathrm{acc}_b$ their accuracy, so ECE is
+# the average gap between "how sure" and "how often right" (a reliability diagram, section 6, draws
+# those bins). Disagreement is the fraction of inputs on which two members pick different classes,
+# averaged over pairs. Mutual information, with the entropy $H[p] = -\sum_c p_c \log p_c$, is zero
+# when all members predict the same distribution and grows as they contradict each other: the
+# ensemble's own measure of "I don't know, because my members disagree". Diversity scores have no
+# "better": members should agree where the data settle the answer and disagree where they do not.
 # Notebook `03_diversity_explorer` studies these scores in depth.
 #
 # ## 2. The classification task: two noisy moons
@@ -153,15 +153,16 @@ sizes = {
 print(compare.format_table(sizes, formats={"KiB": ".1f"}))
 params = {name: size["params"] for name, size in sizes.items()}
 be_params = params["BatchEnsemble"]
-print(f"\nBatchEnsemble / naive: {be_params / params['naive']:.2f} (1/E = {1 / E:.2f});  "
-      f"BatchEnsemble / single: {be_params / params['single']:.2f}")
+print(f"\nBatchEnsemble / naive: {be_params / params['naive']:.2f} (1/E = {1 / E:.2f}), a "
+      f"{params['naive'] / be_params:.1f}X reduction;  BatchEnsemble / single: "
+      f"{be_params / params['single']:.2f}")
 
 # %% [markdown]
 # The naive ensemble stores exactly $E$ times the single model. BatchEnsemble stores less than
 # half of the naive ensemble, but clearly more than one single model: with 32 hidden units, the
 # per-member extras (an $r$, an $s$ and a bias in every layer, $E(\mathrm{in} + 2\,\mathrm{out})$
 # per layer) are not small next to the shared $W$ ($\mathrm{in} \cdot \mathrm{out}$). The paper's
-# numbers are for wide networks: "BatchEnsemble of ResNet-32 of size 4 incurs 10% more parameters
+# numbers are for large networks: "BatchEnsemble of ResNet-32 of size 4 incurs 10% more parameters
 # while naive ensemble incurs 4X more" (Section 3.2), and the abstract reports that "memory
 # reduction is 3X at an ensemble of size 4". Exercise 3 finds the width at which this small
 # network gets close.
@@ -179,12 +180,11 @@ print(f"\nBatchEnsemble / naive: {be_params / params['naive']:.2f} (1/E = {1 / E
 
 # %%
 wide_points, wide_grid = bel.data.grid((-3.0, 3.0, -3.0, 3.0), 50)  # 2500 points, like x_test
-trained, test_logits, grid_logits = [], [], []
+test_logits, grid_logits = [], []
 for seed in SEEDS:
     seed_models = models if seed == SEEDS[0] else make_models(seed)
     for model in seed_models.values():
         bel.fit(model, x_train, y_train, steps=STEPS, learning_rate=LEARNING_RATE)
-    trained.append(seed_models)
     test_logits.append({name: bel.predict(m, x_test) for name, m in seed_models.items()})
     grid_logits.append({name: bel.predict(m, wide_points) for name, m in seed_models.items()})
 print(f"trained {len(SEEDS)} seeds x {len(models)} models")
@@ -394,8 +394,7 @@ be_away, nv_away = mean_of("BatchEnsemble", "MI away"), mean_of("naive", "MI awa
 display(Markdown(
     f"**On the data** BatchEnsemble's members disagree more: mean MI {be_on:.3f} against naive's "
     f"{nv_on:.3f} ({be_on / nv_on:.1f}×, more in {more_on} of {len(SEEDS)} seeds), on the test "
-    f"points "
-    f"{mean_of('BatchEnsemble', 'disagreement'):.3f} against "
+    f"points {mean_of('BatchEnsemble', 'disagreement'):.3f} against "
     f"{mean_of('naive', 'disagreement'):.3f}. **Away from the data** they disagree less on "
     f"average, {be_away:.3f} against {nv_away:.3f} ({be_away / nv_away:.2f}×), but only in "
     f"{less_away} of {len(SEEDS)} seeds. From on to away, "
@@ -403,15 +402,15 @@ display(Markdown(
     f"{nv_away / nv_on:.1f}×."))
 
 # %% [markdown]
-# This is the main weakness this notebook finds, and it is the opposite of what an ensemble is
-# for. On the data, where the answer is settled, BatchEnsemble's members disagree clearly more
-# than independent networks, in every seed. Away from the data they do not disagree more than the
-# naive members: about as much at moderate distances (right panel, up to a distance of about 2)
-# and less in the far corners, so its disagreement rises far less from "on" to "away". The maps
-# show where the disagreement away from the data sits: in *wedges* where the members' decision
+# This is the main weakness this notebook finds, and it is the opposite of what an ensemble is for.
+# On the data, where the answer is settled, BatchEnsemble's members disagree clearly more than
+# independent networks, in every seed. Away from the data they do not disagree more than the naive
+# members: about as much at moderate distances (the two thick lines in the right panel run close
+# together) and less in the far corners, so its disagreement rises far less from "on" to "away". The
+# maps show where the disagreement away from the data sits: in *wedges* where the members' decision
 # boundaries fan out. ReLU networks extrapolate along straight lines, so where all members
-# extrapolate the same way they agree, confidently, far from any data. Every BatchEnsemble member
-# is the same $W$ with its rows and columns rescaled, and extrapolates much like the others.
+# extrapolate the same way they agree, confidently, far from any data. Every BatchEnsemble member is
+# the same $W$ with its rows and columns rescaled, and extrapolates much like the others.
 #
 # Weight space says the same. The mean pairwise cosine similarity of the members' effective
 # weights, layer by layer (`metrics.mean_pairwise_cosine`; 1 means the same direction):
