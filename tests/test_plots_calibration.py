@@ -194,6 +194,11 @@ def test_grouped_dots_every_seed_and_the_mean_bar():
     assert legend == ["single", "naive", "chance"]  # each model once
 
 
+def test_grouped_dots_title_and_no_legend():
+    fig = grouped_seed_dots({"a": {"single": [0.5]}}, title="AUROC", legend=False)
+    assert fig.axes[0].get_title() == "AUROC" and fig.axes[0].get_legend() is None
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

@@ -247,12 +247,15 @@ def grouped_seed_dots(
     ylabel: str = "",
     reference: float | None = None,
     reference_label: str | None = None,
+    title: str | None = None,
+    legend: bool = True,
 ) -> Figure:
     """Scores over seeds in groups: e.g. OOD AUROC (y) per uncertainty score (group) per model.
 
     ``values`` maps a group name to ``{model: [seeds]}``. Within a group each model gets a column
     of dots (one per seed) in its colour and a black bar at the mean ± 1 std. ``reference`` draws a
-    dashed horizontal line (e.g. 0.5, chance for an AUROC).
+    dashed horizontal line (e.g. 0.5, chance for an AUROC). ``legend=False`` leaves the legend
+    out (several panels can share one).
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")
@@ -311,5 +314,8 @@ def grouped_seed_dots(
     ax.set_xlim(-0.6, len(values) - 0.4)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", color="0.92", lw=0.6)
-    ax.legend(fontsize=style.MIN_FONT_SIZE)
+    if title is not None:
+        ax.set_title(title)
+    if legend:
+        ax.legend()
     return ax.figure
