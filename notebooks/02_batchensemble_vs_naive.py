@@ -283,8 +283,8 @@ for name, z in pooled.items():
 # they are surest, in the biggest dots at the top right, which hold most of the points: accuracy
 # falls short of the confidence there by about the same amount for each (the printed lines). The
 # small dots at low confidence, near the overlap of the moons, hold few points each and wander
-# around the diagonal. Calibration does not separate the models on this task; the ECE panel above
-# says the same, with the models' dots overlapping.
+# around the diagonal. Calibration separates the models little on this task: in the ECE panel
+# above their dots overlap.
 #
 # ## 7. Time, as ratios to the single model
 #
@@ -561,8 +561,9 @@ display(Markdown("\n".join([
 # - **Quality:** the naive ensemble has the best mean NLL, Brier score and accuracy, and beats
 #   BatchEnsemble on them in the seed counts of section 6. BatchEnsemble's mean NLL lies between the
 #   single model's and the naive ensemble's, its accuracy and Brier score do not beat the single
-#   model's, and its members are individually weaker than a single network. Calibration does not
-#   separate the three: their reliability curves overlap.
+#   model's, and its members are individually weaker than a single network. Calibration separates
+#   the three least: their ECE dots overlap and their reliability curves lie on top of each other,
+#   though the naive ensemble's mean ECE is again the lowest.
 # - **Memory** is BatchEnsemble's clear, seed-independent win: far fewer parameters than the naive
 #   ensemble, though not the paper's near-single-model cost at this small width (exercise 3).
 # - **Time:** both ensembles do the same arithmetic, so any gap between them in section 7 comes
