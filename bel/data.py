@@ -168,6 +168,13 @@ class Digits(NamedTuple):
     classes: np.ndarray
 
 
+def _is_real(value: object) -> bool:
+    """A plain real number (Python or NumPy int / float), not a bool."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     # Imported here, not at the top: `import bel` should not pay for importing scikit-learn.
     from sklearn.datasets import load_digits
@@ -193,7 +200,7 @@ def digits(
     >>> float(d.x_train.min()), float(d.x_train.max()), sorted(set(d.ood_digits.tolist()))
     (0.0, 1.0, [8, 9])
     """
-    if not 0.0 < test_fraction < 1.0:
+    if not (_is_real(test_fraction) and 0.0 < test_fraction < 1.0):
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
     held = tuple(held_out)
     if any(isinstance(d, bool) or not isinstance(d, int | np.integer) for d in held):
@@ -252,7 +259,7 @@ def shift_digits(x: np.ndarray, kind: str, severity: float, *, seed: int = 0) ->
 
     if kind not in DIGIT_SHIFTS:
         raise ValueError(f"kind must be one of {tuple(DIGIT_SHIFTS)}, got {kind!r}")
-    if not (np.isfinite(severity) and severity >= 0):
+    if not (_is_real(severity) and np.isfinite(severity) and severity >= 0):
         raise ValueError(f"severity must be a finite number >= 0, got {severity!r}")
     x = np.asarray(x)
     if not (x.ndim == 2 and x.shape[1] == 64) and not (x.ndim == 3 and x.shape[1:] == (8, 8)):

@@ -757,6 +757,11 @@ def accuracy_rejection_curve(
     [0.75, 0.6667, 1.0]
     """
     c = _check_scores(correct, "accuracy_rejection_curve", "correct")
+    if not isinstance(c, jax.core.Tracer) and not np.isin(np.asarray(c), (0, 1)).all():
+        raise ValueError(
+            "accuracy_rejection_curve expects correct to hold booleans or 0 / 1, got values "
+            f"{np.unique(np.asarray(c))[:5].tolist()}"
+        )
     conf = _check_scores(confidence, "accuracy_rejection_curve", "confidence")
     if c.shape != conf.shape:
         raise ValueError(

@@ -171,6 +171,7 @@ def test_digits_without_held_out_classes():
     [
         ({"test_fraction": 0.0}, r"test_fraction must lie strictly between 0 and 1, got 0.0"),
         ({"test_fraction": 1.5}, r"got 1.5"),
+        ({"test_fraction": "0.2"}, r"between 0 and 1, got '0.2'"),
         ({"held_out": (8, 8)}, r"distinct digits 0..9 .* got \(8, 8\)"),
         ({"held_out": (10,)}, r"got \(10,\)"),
         ({"held_out": tuple(range(9))}, r"leave at least 2 classes"),
@@ -256,6 +257,8 @@ def test_larger_shifts_change_more():
         ),
         ((np.zeros((2, 64)), "noise", -0.1), r"severity must be a finite number >= 0, got -0.1"),
         ((np.zeros((2, 64)), "rotate", math.nan), r"severity must be a finite number >= 0"),
+        ((np.zeros((2, 64)), "rotate", "45"), r"severity must be a finite number >= 0, got '45'"),
+        ((np.zeros((2, 64)), "noise", True), r"severity must be a finite number >= 0, got True"),
         (
             (np.zeros((2, 63)), "rotate", 10),
             r"images \[N, 64\] or \[N, 8, 8\], got shape \(2, 63\)",

@@ -607,6 +607,8 @@ def test_accuracy_rejection_errors():
             metrics.accuracy_rejection_curve([1, 0], [0.1, 0.2], bad)
     with pytest.raises(ValueError, match=r"expects finite confidence"):
         metrics.accuracy_rejection_curve([1, 0], [0.1, np.inf])
+    with pytest.raises(ValueError, match=r"correct to hold booleans or 0 / 1, got values \[0, 2\]"):
+        metrics.accuracy_rejection_curve([2, 0], [0.1, 0.2])
 
 
 def test_normalized_disagreement_by_hand():
