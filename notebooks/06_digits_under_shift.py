@@ -23,7 +23,7 @@
 # data are real 8×8 images of handwritten digits that ship inside scikit-learn (no download). We
 # train a **single** network, a **BatchEnsemble** (Wen, Tran & Ba, ICLR 2020,
 # [arXiv:2002.06715](https://arxiv.org/abs/2002.06715)) of $E = 4$ members and a **naive
-# ensemble** of 4 independent networks, each with five seeds. Then we rotate the test digits,
+# ensemble** of 4 independent networks, each over several seeds. Then we rotate the test digits,
 # add noise to them, show the models digits they never saw, and measure how every model copes.
 # Last, we measure whether BatchEnsemble's members really differ, or whether it is in effect
 # one model (the question of Zamyatin et al., 2026).
@@ -39,7 +39,7 @@
 #
 # **Prerequisites.** Notebooks `01_effective_weights` (member $i$ uses $W \circ (r_i s_i^\top)$)
 # and `02_batchensemble_vs_naive` (the scores NLL, ECE, Brier, disagreement, mutual
-# information). **Run time:** about 20 seconds on a 2-core laptop CPU (the last cell prints this
+# information). **Run time:** under 30 seconds on a 2-core laptop CPU (the last cell prints this
 # run's time).
 
 # %%
@@ -148,7 +148,7 @@ notice(
 # side by side. Each member's part of the loss depends only on its own weights, and Adam's steps
 # do not change when a loss is scaled by $1/E$ (up to its tiny $\epsilon$), so member 0 of the
 # naive ensemble is trained exactly like a single network with the same budget. The single model
-# of each seed is that member (`notebook 02` uses the same shortcut).
+# of each seed is that member (notebook 02 uses the same shortcut for its regression).
 
 
 # %%
@@ -261,7 +261,7 @@ notice(
 scores = {  # every score of compare.classification_summary, per model, test set and seed
     (name, kind, v): [compare.classification_summary(block(logits[name, s], kind, v), digits.y_test)
                       for s in SEEDS]
-    for name in MODELS for kind, v in blocks
+    for name in MODELS for kind, v in blocks if kind in KINDS
 }  # fmt: skip
 
 
@@ -499,7 +499,8 @@ notice(
 #
 # - **disagreement** $D$: fraction of inputs where two members' predicted classes differ, and
 #   **disagreement / error** $D / \bar e$, divided by the members' mean error rate (Fort et al.,
-#   2019): about 1 or more for members that err independently, near 0 for copies;
+#   2019): 0 for identical members, 2 for members whose mistakes never coincide (each
+#   member's mistake is then a disagreement with the other);
 # - **KL**: mean $\mathrm{KL}(p_i \,\|\, p_j)$ between two members' predictions;
 # - **correlation** of two members' predicted probabilities (flattened over inputs and classes);
 # - **weight cosine**: cosine similarity of two members' effective weights $W \circ (r_i
@@ -569,8 +570,8 @@ notice(
 # ### Three knobs: the initialisation of $r, s$, their learning rate, the member count
 #
 # BatchEnsemble's members differ only through $r_i, s_i$ (and their biases), so the way these
-# start and move should decide how alike the members end up. We retrain the BatchEnsemble on two
-# seeds for each change of one knob, everything else at its default:
+# start and move should decide how alike the members end up. We retrain the BatchEnsemble on the
+# first two seeds for each change of one knob, everything else at its default:
 #
 # - **init**: random signs $\pm 1$ (the paper's Appendix B) or $\mathcal N(1, \sigma^2)$ with
 #   $\sigma = 0.1$ or $1$ instead of the default $0.5$;
@@ -801,14 +802,14 @@ check_translation()
 # %% [markdown]
 # ### Exercise 3 · Members or models?
 #
-# The five single networks come from five seeds: they are five independent models. Stack
-# their clean-test logits into one `[5, N, C]` array, as if they were the members of one ensemble,
+# The single networks of the different seeds are independent models. Stack their clean-test
+# logits into one `[len(SEEDS), N, C]` array, as if they were the members of one ensemble,
 # and compute their pairwise disagreement and disagreement / error (`metrics`). Are BatchEnsemble's
-# members more alike than five independent networks, or less? (Solution:
+# members more alike than independent networks, or less? (Solution:
 # `solutions/06_ex3_independent_singles.py`.)
 
 # %%
-singles = None  # an array [5, N, C] of the single models' logits on the clean test set
+singles = None  # an array [len(SEEDS), N, C] of the single models' logits on the clean test set
 singles_disagreement = 0.0
 singles_normalized = 0.0
 
@@ -825,8 +826,8 @@ def check_singles():
     elif not np.isclose(singles_normalized, d_per_error):
         print("not yet: singles_normalized is not metrics.normalized_disagreement(singles, labels)")
     else:
-        print(f"correct: five single networks disagree {d_per_error:.2f}x their error rate; "
-              f"BatchEnsemble's members {after[be, 'disagreement / error']:.2f}x")  # fmt: skip
+        print(f"correct: {len(SEEDS)} single networks disagree {d_per_error:.2f}x their error "
+              f"rate; BatchEnsemble's members {after[be, 'disagreement / error']:.2f}x")
 
 
 check_singles()
@@ -841,9 +842,10 @@ check_singles()
 #   severity, reliability diagrams under shift, OOD AUROC with several scores, accuracy–rejection
 #   curves; every one of them over seeds, one dot per seed.
 # - The same metrics answer "is BatchEnsemble one model?": disagreement (also per error),
-#   KL, prediction correlation and weight cosine, at initialisation and after training. The answer
-#   depends on the spread of the fast weights at initialisation; the conclusions above give this
-#   run's numbers, including where BatchEnsemble does no better than a single network.
+#   KL, prediction correlation and weight cosine, at initialisation and after training, and for
+#   each knob of the fast weights (initialisation, learning rate, member count). The conclusions
+#   above give this run's answers, including where BatchEnsemble does no better than a single
+#   network.
 #
 # ## References
 #
