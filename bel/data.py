@@ -191,8 +191,9 @@ def digits(
     Pixels (0–16 in the original) are divided by 16, so inputs lie in ``[0, 1]`` and the
     background is 0. Each digit not in ``held_out`` is split on its own (stratified): a seeded
     ``round(test_fraction · n_digit)`` of its images go to the test set, the rest to training.
-    The digits kept become classes ``0..K-1`` in increasing order (``classes[k]`` is the digit of
-    class ``k``); every image of a held-out digit goes to the out-of-distribution set ``x_ood``.
+    Both sets are shuffled. The digits kept become classes ``0..K-1`` in increasing order
+    (``classes[k]`` is the digit of class ``k``); every image of a held-out digit goes to the
+    out-of-distribution set ``x_ood``, in the order of ``load_digits``.
 
     >>> d = digits(seed=0)
     >>> d.x_train.shape, d.x_test.shape, d.x_ood.shape, d.classes.tolist()
@@ -220,7 +221,8 @@ def digits(
         test.append(index[:n_test])
         train.append(index[n_test:])
     train_index, test_index = np.concatenate(train), np.concatenate(test)
-    train_index = train_index[rng.permutation(train_index.size)]  # no class blocks in training
+    train_index = train_index[rng.permutation(train_index.size)]  # no blocks of one class
+    test_index = test_index[rng.permutation(test_index.size)]
     class_of = np.full(10, -1)
     class_of[classes] = np.arange(classes.size)
     ood_index = np.flatnonzero(np.isin(targets, held))

@@ -133,8 +133,9 @@ def test_digits_split_is_stratified_and_complete():
     assert len(np.unique(rows, axis=0)) == len(
         np.unique(np.asarray(data._load_digits()[0]), axis=0)
     )
-    # Training rows are shuffled, not grouped by class.
+    # Training and test rows are shuffled, not grouped by class.
     assert np.mean(np.diff(d.y_train) != 0) > 0.5
+    assert np.mean(np.diff(d.y_test) != 0) > 0.5
 
 
 def test_digits_labels_match_the_images():
