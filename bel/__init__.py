@@ -6,7 +6,7 @@ twins, the member-major layout (:func:`tile` / :func:`untile`), the member count
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 
-from bel import compare, data, diversity, lifelong, metrics, optim, sharding, train
+from bel import compare, data, lifelong, metrics, optim, sharding, train
 from bel.convert import batchensemble, naive_ensemble
 from bel.layers import (
     BatchEnsembleConv,
@@ -31,7 +31,6 @@ __all__ = [
     "batchensemble",
     "compare",
     "data",
-    "diversity",
     "fit",
     "lifelong",
     "mlp",

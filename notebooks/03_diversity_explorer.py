@@ -17,325 +17,391 @@
 # # 03 · The diversity explorer: when do BatchEnsemble members disagree?
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/03_diversity_explorer.ipynb)
+# · [the explorer alone, as a web app (Voila)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?urlpath=voila/render/notebooks/03_diversity_explorer.ipynb)
 #
-# **What you will learn.** An ensemble only helps if its members differ. BatchEnsemble members
-# share one weight `W` and differ only through their fast weights `r_i` and `s_i`, so how
-# different they are is decided by how `r` and `s` are drawn. In this notebook you drag sliders
-# and watch it happen: each member's effective weight `W ∘ (r_i s_iᵀ)`, each member's
-# predictions on a toy task, and three diversity numbers (pairwise disagreement, mutual
-# information and the cosine similarity of the effective weights), both at initialisation and
-# after training. You will see that members with `std = 0` are identical and stay identical
-# through training, that disagreement at initialisation exaggerates diversity while mutual
-# information does not, that training hardly moves the members' similarity in weight space
-# (the initialisation decides it), and that trained members spread out where there are no data.
-
-# %% [markdown]
-# ## Setup
+# An ensemble only helps if its members differ. BatchEnsemble members (Wen, Tran & Ba, ICLR 2020,
+# [arXiv:2002.06715](https://arxiv.org/abs/2002.06715)) share one weight $W$ and differ only
+# through their fast weights: member $i$ uses $W \circ (r_i s_i^\top)$. How different they are is
+# therefore decided by how $r$ and $s$ are drawn, and by what training does to them.
 #
-# Everything the panel computes lives in `bel.diversity` (no plotting there) and the panel
-# itself in `bel.widgets`. The first update for a new number of members or a new task compiles
-# its code once (about a second); after that a slider move takes a few hundredths of a second.
+# **What you will learn**
+# - four ways to measure how different members are (pairwise disagreement, mutual information,
+#   cosine similarity of the effective weights, spread), defined with formulas before they are used;
+# - how the spread of $r$ and $s$ at initialisation turns into disagreement, and why disagreement
+#   stops growing;
+# - what training does to each measure, and where trained members spread out on a regression.
+#
+# **Prerequisites.** [`01_effective_weights`](01_effective_weights.ipynb) (the effective weight
+# and the std-0 collapse). **Run time:** about 25 seconds on a 2-core laptop CPU; building the
+# panel compiles everything once (a progress bar shows it), after which no slider compiles anything.
 
 # %%
-import matplotlib.pyplot as plt
+# Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
+import importlib.util, subprocess, sys  # noqa: E401, I001
+if importlib.util.find_spec("bel") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "bel @ git+https://github.com/OWNER/REPO"], check=True)
+
+# %% [markdown]
+# ## The measures of diversity
+#
+# Take $E$ members, member $i$ predicting class probabilities $p_i(x)$ on an input $x$, and the
+# ensemble predicting their mean $\bar p(x) = \frac1E \sum_i p_i(x)$. Every measure is computed by
+# `bel.metrics` (the explorer evaluates them for the first $E$ of 8 members at once).
+#
+# - **Pairwise disagreement**, the share of inputs on which two members pick different classes,
+#   averaged over the pairs: $D = \frac{1}{E(E-1)} \sum_{i \ne j} \frac1N \sum_{n}
+#   \mathbb{1}[\arg\max p_i(x_n) \ne \arg\max p_j(x_n)]$, between 0 and 1.
+# - **Mutual information**, the part of the ensemble's uncertainty that comes from its members
+#   disagreeing: $\mathrm{MI}(x) = H[\bar p(x)] - \frac1E \sum_i H[p_i(x)]$ with the entropy
+#   $H[p] = -\sum_c p_c \log p_c$ (in nats). It is 0 when all members predict the same
+#   distribution and large only where members are confident *and* disagree (at most $\log 2
+#   \approx 0.69$ for two classes). The panel maps it and reports its mean over the grid.
+# - **Cosine similarity of the effective weights** of one layer, averaged over pairs:
+#   $\frac{1}{E(E-1)} \sum_{i \ne j} \frac{\langle w_i, w_j \rangle}{\lVert w_i \rVert \lVert w_j
+#   \rVert}$ with $w_i$ the flattened $W \circ (r_i s_i^\top)$: 1 when the members' weights point
+#   the same way, about 0 when they are unrelated.
+# - For a regression, where members output numbers $f_i(x)$, the **spread** is their standard
+#   deviation $\sigma(x) = \sqrt{\frac1E \sum_i (f_i(x) - \bar f(x))^2}$, averaged over the inputs
+#   on the data or off it. The panel also shows how good the ensemble is: its accuracy
+#   (classification) or the root-mean-square error of $\bar f$ (regression) on the training data.
+
+# %%
+# %matplotlib inline
+import numpy as np
 from IPython.display import Image, display
 
-from bel.widgets import DiversityExplorer
+import bel
+from bel.explorer import DiversityExplorer
+from bel.explorer.model import Settings, build, evaluate, make_task, train
+from bel.plots import style
 
-plt.rcParams["figure.dpi"] = 80
+style.use()
 
 # %% [markdown]
 # ## The panel
 #
-# The network is a small MLP (2 inputs, two hidden layers of 16, one output per class), turned
-# into a BatchEnsemble with `bel.batchensemble`: every `Linear` becomes a
-# `BatchEnsembleLinear` with a shared `W` and one pair `r_i`, `s_i` per member. The controls:
+# The network is a small MLP (2 inputs, two hidden layers of 16, one output per class) turned
+# into a BatchEnsemble by `bel.batchensemble` and trained by `bel.fit`. The controls:
 #
-# - **members**: the ensemble size `E` (1 to 8). Member `i`'s factors depend only on the seed and
-#   on `i`, so adding a member leaves the others as they were.
-# - **init**: `normal` draws `r ~ N(r_mean, r_std²)` and `s ~ N(s_mean, s_std²)` (the common
-#   default is mean 1, std 0.5); `random_sign` draws every entry from {−1, +1} (the paper's
-#   Appendix B) and ignores the means and stds.
-# - **seed**; **use_base_weights**: whether the shared `W` comes from the base network or is
-#   drawn afresh (it is shared by all members either way).
-# - **heatmaps**: which layer's effective weights the top row shows; **steps** and **Train**:
-#   full-batch training with Adam (`r` and `s` at half the learning rate); **show**: the
-#   members at initialisation or after training.
-# - **task**: a 2-D classification (two moons) or a 1-D regression with a gap in the data.
+# - **members**: the ensemble size $E$ (1 to 8). Member $i$'s factors depend only on the seed and
+#   on $i$, so adding a member leaves the others as they were.
+# - **init**: `normal` draws $r \sim \mathcal N(r_{mean}, r_{std}^2)$ and
+#   $s \sim \mathcal N(s_{mean}, s_{std}^2)$; `random_sign` draws every entry from $\{-1, +1\}$
+#   (the paper's Appendix B) and ignores the means and stds.
+# - **seed**; **use_base_weights**: whether the shared $W$ comes from the base network or is
+#   drawn afresh (all members share it either way); **heatmaps**: the layer shown on top.
+# - **steps** and **Train**: full-batch training with Adam (`bel.fit`); **show**: the members at
+#   initialisation or after training; **task**: two moons, or a 1-D regression with a gap.
 #
-# The figure: top row, each member's effective weight `W ∘ (r_i s_iᵀ)` of one layer, all on one
-# colour scale (it runs to ± the 99th percentile of the entries' size, so the largest 1%
-# saturate); middle row, each member's predictions (the probability of class 1 over the
-# plane); bottom row, the ensemble's mean prediction, where the members disagree (mutual
-# information), and the diversity numbers at initialisation (light) and after training (dark).
-# The numbers, from `bel.metrics`, are:
-#
-# - **pairwise disagreement**: the share of the plane where two members predict different
-#   classes, averaged over all pairs of members;
-# - **mutual information**: entropy of the mean prediction minus the mean of the members'
-#   entropies, averaged over the plane; it is large only where members are confident *and*
-#   disagree;
-# - **cosine similarity of the effective weights** of the layer shown, averaged over pairs
-#   (1: the members' weights point the same way).
+# The picture: top, each member's effective weight on one colour scale ($\pm c$, $c$ the 99th
+# percentile of the entries' size); middle, each member's prediction; bottom, the ensemble, the
+# mutual information map (or the spread) and the four numbers, light at initialisation and dark
+# after training, each on its own axis with its value beside its bar (▸ marks a value beyond the
+# end of its axis).
 
 # %%
 explorer = DiversityExplorer()
 display(explorer)
 
 # %% [markdown]
-# At the start (`E = 4`, `r` and `s` from `N(1, 0.5²)`) each heatmap is the shared `W` with
-# whole rows (scaled by `r_i`) and whole columns (scaled by `s_i`) turned up or down, so every
-# member has its own strong rows and columns; the members' maps are pale (every member is unsure,
-# with probabilities near 0.5) and tilt different ways, and the mutual information panel is
-# almost empty.
+# At the start ($E = 4$, $r$ and $s$ from $\mathcal N(1, 0.5^2)$) every heatmap is the shared $W$
+# with whole rows (scaled by $r_i$) and columns (scaled by $s_i$) turned up or down. The member
+# maps are pale: at initialisation every member is unsure, with probabilities near 0.5.
 #
-# **Try this** in the panel (running the notebook never moves a slider; the cells below set the
-# controls of a second explorer from code, so that the saved notebook shows the same effects and
-# the panel above stays yours):
+# **Try this** in the panel (running the notebook never moves a slider; the cells below use a
+# second explorer and `bel` directly, so the panel above stays yours):
 #
-# 1. Set `r_std` and `s_std` to 0. What happens to the heatmaps and to the disagreement?
-# 2. Raise both stds step by step: which number reacts first, disagreement or mutual
+# 1. Raise `r_std` and `s_std` together: which number reacts first, disagreement or mutual
 #    information?
-# 3. Switch `init` to `random_sign`. What happens to the cosine similarity?
-# 4. Press **Train**, then switch **show** between the two states. Which numbers change with
-#    training, and which stay where the initialisation put them?
-# 5. Move the `members` slider: does the disagreement grow with the number of members?
-# 6. Switch the task to the regression with a gap and train: where do the members spread out?
+# 2. Switch `init` to `random_sign`: what happens to the cosine similarity?
+# 3. Press **Train**, then switch **show** between the two states: which numbers move?
+# 4. Switch the task to the regression with a gap and train: where do the members spread out?
 
 # %% [markdown]
-# ## 1. Identical members: `std = 0`
+# ## 1. Identical members, in function space
 #
-# With both stds at 0, every `r_i` equals `r_mean` and every `s_i` equals `s_mean`, so every
-# member has the same effective weight. The cells from here on drive a second explorer, `demo`,
-# by assigning its controls' values, exactly as a slider would. `demo.report()` prints the
-# numbers of its table; `demo.png` is the picture its panel would show.
+# Notebook 01 showed the collapse in weight space: with both stds at 0 every member gets the same
+# $r$ and $s$, hence the same effective weight, and full-batch training gives identical members
+# identical gradients. Here is the same collapse once in function space. A second explorer,
+# `demo`, is driven by assigning its controls exactly as a slider would; `demo.report()` prints
+# its numbers, `demo.png` is its picture.
 
 # %%
-demo = DiversityExplorer()
-controls = demo.controls
-controls["r_std"].value = 0.0
-controls["s_std"].value = 0.0
-print(demo.report())
-display(Image(demo.png))
-
-# %% [markdown]
-# The four heatmaps are one picture repeated and the four maps are the same colours: the
-# disagreement and the mutual information are exactly 0 and the cosine similarity is 1. Four
-# members that compute the same function are an ensemble of one.
-
-# %% [markdown]
-# ## 2. How much spread in `r` and `s` makes how much diversity?
-#
-# The same ensemble for a range of stds (the same value for `r` and `s`), measured at
-# initialisation. Each assignment below updates the panel, exactly as a slider move would.
-
-# %%
-stds = [0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5]
-at_init = []
-for std in stds:
-    controls["r_std"].value = std
-    controls["s_std"].value = std
-    at_init.append(demo.numbers["init"])
-
-fig, ax = plt.subplots(figsize=(6, 3.2))
-for key, label in [("disagreement", "pairwise disagreement"),
-                   ("mutual_information", "mutual information (nats)"),
-                   ("cosine", "cosine similarity of W ∘ (r sᵀ)")]:  # fmt: skip
-    ax.plot(stds, [numbers[key] for numbers in at_init], "o-", label=label)
-ax.set(xlabel="r_std = s_std", ylabel="value at initialisation", ylim=(-0.05, 1.05))
-ax.legend(fontsize=8)
-plt.show()
-
-# %% [markdown]
-# Disagreement climbs quickly from the smallest stds on and passes 0.2 by `std = 0.25`, while the
-# mutual information stays close to 0 until the std approaches 1. At initialisation every member
-# is unsure (its probabilities sit near 0.5), so a tiny difference between members flips which
-# class wins: disagreement exaggerates how different freshly drawn members are, mutual
-# information does not. The cosine similarity falls steadily from 1 as the std grows.
-
-# %% [markdown]
-# ## 3. Random signs
-#
-# The paper's Appendix B reports that random-sign factors (every entry ±1) are enough to make
-# members diverse.
-
-# %%
-controls["init"].value = "random_sign"
-print(demo.report())
-display(Image(demo.png))
-
-# %% [markdown]
-# The heatmaps now look like four different matrices: flipping the signs of whole rows and
-# columns of `W` makes the members' effective weights nearly unrelated, and the cosine
-# similarity drops to about 0. Yet the members' maps are still pale and the mutual information is
-# small: at initialisation no member is confident about anything.
-
-# %% [markdown]
-# ## 4. Does training create diversity, or destroy it?
-#
-# Now the members are trained (300 full-batch steps, the **Train** button) from three
-# initialisations: the common default `N(1, 0.5²)`, identical members (`std = 0`) and random
-# signs. The first training compiles its code, which takes a few seconds.
-
-# %%
-starts = {
-    "N(1, 0.5²)": dict(init="normal", r_std=0.5, s_std=0.5),
-    "std = 0": dict(init="normal", r_std=0.0, s_std=0.0),
-    "random signs": dict(init="random_sign", r_std=0.5, s_std=0.5),
-}
-print(f"{'':14}{'disagreement':>22}{'mutual information':>22}{'cosine similarity':>22}")
-print(f"{'':14}" + f"{'init → trained':>22}" * 3)
-for name, values in starts.items():
-    for key, value in values.items():
-        controls[key].value = value
-    demo.train()
-    init, trained = demo.numbers["init"], demo.numbers["trained"]
-    cells = [f"{init[k]:.3f} → {trained[k]:.3f}" for k in ("disagreement", "mutual_information",
-                                                           "cosine")]  # fmt: skip
-    print(f"{name:14}" + "".join(f"{cell:>22}" for cell in cells))
-
-# %% [markdown]
-# Three things to read from the table. Training makes the members agree on most of the plane
-# (disagreement falls), but it makes them confident, so where they still disagree it counts: the
-# mutual information *rises* for both initialisations that started diverse. The cosine similarity of
-# the effective weights moves by a few hundredths at most: how alike the members are in weight space
-# is decided at initialisation. And members that start identical stay identical, with all three
-# numbers exactly where they were: with the same data and full-batch gradients nothing can break the
-# tie.
-#
-# The last state trained is the random-sign one; here it is after training:
-
-# %%
-display(Image(demo.png))
-
-# %% [markdown]
-# Every trained member now separates the two moons (its map is saturated blue and red around the
-# data), but each draws its boundary a little differently, most of all away from the data, and that
-# is where the mutual information panel lights up. The dark bars (trained) sit below the light ones
-# for disagreement and above them for mutual information.
-
-# %% [markdown]
-# ## 5. Regression: where do the members spread out?
-#
-# The same network with one output, trained with a squared error on a 1-D curve with a gap in
-# its data (yellow) and nothing beyond −1 and 1 (grey in the spread panel). Here disagreement has
-# no meaning; the panel measures the spread, the standard deviation of the members' predictions,
-# on the data and away from them.
-
-# %%
-controls["task"].value = "gap"
-controls["init"].value = "normal"
+demo = DiversityExplorer(r_std=0.0, s_std=0.0, steps=300)
 demo.train()
 print(demo.report())
 display(Image(demo.png))
 
 # %% [markdown]
-# After training, every member passes through the data and the band of ± 2 std is thin there,
-# but the members go their own ways in the gap and beyond the ends: the spread off the data is
-# many times the spread on the data. That growing spread is the ensemble saying "I do not know",
-# exactly where it has seen nothing.
+# After 300 steps the four members are one member drawn four times: identical maps, disagreement
+# and mutual information 0, cosine similarity 1, although every member now separates the moons.
+# Everything below starts from members that differ.
+
+# %% [markdown]
+# ## 2. How much spread in $r$ and $s$ makes how much diversity?
+#
+# The same network at initialisation for a range of stds (the same value for $r$ and $s$), for
+# four seeds (dots; the line is their mean). For reference, two horizontal lines: random-sign
+# factors, and a *naive* ensemble of four independently drawn networks (`bel.naive_ensemble`),
+# both averaged over the same seeds.
+
+# %%
+moons, seeds = make_task("moons"), range(4)
+stds = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5]
+keys = ("disagreement", "mutual_information", "cosine")
+sweep = {key: np.zeros((len(seeds), len(stds))) for key in keys}
+for a, seed in enumerate(seeds):
+    for b, std in enumerate(stds):
+        slots = build(moons, Settings(r_std=std, s_std=std, seed=seed))
+        for key, value in evaluate(moons, slots).numbers(4).items():
+            if key in sweep:
+                sweep[key][a, b] = value
+
+# %%
+signs = [evaluate(moons, build(moons, Settings(init="random_sign", seed=s))).numbers(4)
+         for s in seeds]  # fmt: skip
+naive_d = []  # four independently drawn networks per seed
+for seed in seeds:
+    naive = bel.naive_ensemble(bel.mlp(2, 2, hidden=(16, 16), rngs=2 * seed), 4, rngs=2 * seed + 1)
+    naive_d.append(float(bel.metrics.pairwise_disagreement(bel.predict(naive, moons.points))))
+
+# %%
+fig = style.figure(9, 3.2)
+axes = fig.subplots(1, 3)
+labels = {"disagreement": "pairwise disagreement", "mutual_information": "mutual information",
+          "cosine": "cosine similarity, layer 2"}  # fmt: skip
+for ax, (key, values) in zip(axes, sweep.items(), strict=True):
+    for row in values:
+        ax.scatter(stds, row, s=18, color=style.OKABE_ITO[0], edgecolor="white", alpha=0.8)
+    ax.plot(stds, values.mean(axis=0), color=style.OKABE_ITO[0], label="N(1, std²), mean")
+    ax.axhline(np.mean([s[key] for s in signs]), color=style.OKABE_ITO[1], ls="--",
+               label="random signs")  # fmt: skip
+    ax.set(xlabel="r_std = s_std", title=labels[key])
+axes[0].axhline(np.mean(naive_d), color=style.OKABE_ITO[2], ls=":", label="naive ensemble")
+axes[0].legend(loc="lower right")
+display(fig)
+
+# %%
+mean_d, mean_cos = sweep["disagreement"].mean(axis=0), sweep["cosine"].mean(axis=0)
+i_half = stds.index(0.25)
+print(f"disagreement at std {stds[i_half]}: {mean_d[i_half]:.2f}; mutual information there: "
+      f"{sweep['mutual_information'].mean(axis=0)[i_half]:.3f} nats")
+print(f"disagreement from std 1.0 on: {mean_d[stds.index(1.0)]:.2f}, {mean_d[-1]:.2f} "
+      f"(cosine {mean_cos[stds.index(1.0)]:.2f}, {mean_cos[-1]:.2f})")
+print(f"random signs: disagreement {np.mean([s['disagreement'] for s in signs]):.2f}, "
+      f"cosine {np.mean([s['cosine'] for s in signs]):.2f}; naive ensemble: disagreement "
+      f"{np.mean(naive_d):.2f} (per seed {', '.join(f'{d:.2f}' for d in naive_d)})")
+
+# %% [markdown]
+# Disagreement reacts first: it is well above 0 by std 0.25, while the mutual information is
+# still near 0. At initialisation every member is unsure (probabilities near 0.5), so a small
+# difference between members flips which class wins without making anyone confident:
+# disagreement exaggerates how different freshly drawn members are, mutual information does not.
+#
+# Why does disagreement level off from std 1 on? The cosine panel shows it: by then the members'
+# effective weights are far from parallel (the cosine heads towards the random-sign level near
+# 0), and the disagreement has reached the range spanned by the two references, random-sign
+# members and independently drawn networks (printed above). Members whose weights are nearly
+# unrelated split the plane in nearly unrelated ways; a larger std cannot make them much more
+# unrelated than that, so the disagreement stops growing and wobbles from seed to seed.
+
+# %% [markdown]
+# ## 3. Random signs
+#
+# The paper's Appendix B reports that random-sign factors (every entry $\pm 1$) are enough to
+# make members diverse.
+
+# %%
+for name, value in [("r_std", 0.5), ("s_std", 0.5), ("init", "random_sign")]:
+    demo.controls[name].value = value
+print(demo.report())
+display(Image(demo.png))
+
+# %% [markdown]
+# The four heatmaps look like four different matrices: flipping the signs of whole rows and
+# columns of $W$ leaves the members' effective weights nearly unrelated (cosine near 0). Yet the
+# member maps are pale and the mutual information is small: at initialisation no member is
+# confident about anything.
+
+# %% [markdown]
+# ## 4. What does training do to each measure?
+#
+# Now both initialisations are trained (300 full-batch steps, `bel.fit` through
+# `bel.explorer.model.train`) for three seeds each, and every measure is compared before and after.
+
+# %%
+runs = {}
+for init in ("normal", "random_sign"):
+    for seed in range(3):
+        slots = build(moons, Settings(init=init, seed=seed))
+        trained, _ = train(moons, slots, 4, 300)
+        runs[init, seed] = (evaluate(moons, slots).numbers(4), evaluate(moons, trained).numbers(4))
+fig = style.figure(9, 3.0)
+for ax, key in zip(fig.subplots(1, 3), keys, strict=True):
+    for (init, seed), (before, after) in runs.items():
+        color = style.OKABE_ITO[0 if init == "normal" else 1]
+        ax.plot([0, 1], [before[key], after[key]], "o-", color=color, mec="white",
+                label=init if seed == 0 else None)
+    ax.set(xticks=[0, 1], xticklabels=["init", "trained"], title=labels[key], xlim=(-0.3, 1.3))
+fig.axes[0].legend()
+display(fig)
+
+# %%
+change = {k: [after[k] - before[k] for before, after in runs.values()] for k in keys}
+falls = sum(c < 0 for c in change["disagreement"])
+rises = sum(c > 0 for c in change["mutual_information"])
+print(f"disagreement falls in {falls} of {len(runs)} runs, mutual information rises in {rises}")
+inits = ("normal", "random_sign")
+at_init = {i: np.mean([runs[i, s][0]["cosine"] for s in range(3)]) for i in inits}
+print(f"in training the cosine similarity moves by at most {max(map(abs, change['cosine'])):.2f}; "
+      f"at init {at_init['normal']:.2f} (normal), {at_init['random_sign']:.2f} (random signs)")
+
+# %% [markdown]
+# Training makes the members agree on most of the plane (disagreement falls in every run shown)
+# but makes them confident, so where they still disagree it counts: the mutual information
+# rises in most runs (the count is printed above; it is not every run). The cosine similarity
+# does move in training, by up to the amount printed, but much less than the gap between the two
+# initialisations: how alike the members are in weight space is set mostly at initialisation.
+#
+# The last panel state is random signs at initialisation; after training it looks like this:
+
+# %%
+demo.train()
+display(Image(demo.png))
+
+# %% [markdown]
+# Every trained member separates the two moons (its map is saturated around the data), but each
+# draws its boundary a little differently, most of all away from the data, and that is where the
+# mutual information map lights up.
+
+# %% [markdown]
+# ## 5. Regression: where do the members spread out?
+#
+# The same network with one output, trained with a squared error on a curve with a gap in its
+# data (yellow) and nothing beyond $-1$ and $1$ (grey). Here the measure is the spread $\sigma(x)$,
+# on the data and off it.
+
+# %%
+demo.controls["init"].value = "normal"
+demo.controls["task"].value = "gap"
+demo.train()
+print(demo.report())
+display(Image(demo.png))
+
+# %%
+trained = demo.numbers["trained"]
+off, on = trained["spread_off_data"], trained["spread_data"]
+print(f"after training the spread off the data is {off / on:.0f} times the spread on the data "
+      f"({off:.3f} vs {on:.3f})")
+
+# %% [markdown]
+# After training, every member passes through the data and the ±2 std band is thin there, but the
+# members go their own ways in the gap and beyond the ends, where the spread is many times
+# larger: the ensemble says "I do not know" where it has seen nothing. (How well that
+# uncertainty separates on-data from off-data inputs, compared with a naive ensemble, is
+# measured in notebook 02.)
 
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise cell runs as it is and its check says "not yet" until you fill it in; then the check
-# says "correct" or explains what is off. The checks use your panel, `explorer`, shown once more
-# below so that you can explore next to the exercises. The solutions are in `notebooks/solutions/`:
-# to see one, type `%load solutions/03_ex1_dead_factors.py` (or `03_ex2_identical_training.py`,
-# `03_ex3_gap_spread.py`) into a new cell and run it; it replaces the cell's content with the
-# solution.
-
-# %%
-display(explorer)
-
-# %% [markdown]
-# (The same panel as at the top: both views show one explorer and follow every change.)
+# Each exercise cell runs as it is and its check says "not yet" until you fill it in; then it
+# says "correct" or explains what is off. The checks compute with `bel` directly: they never touch
+# your panel, and you can run them as often as you like. The solutions are in
+# `notebooks/solutions/`: `%load solutions/03_ex1_agree_yet_differ.py` (or
+# `03_ex2_training_direction.py`, `03_ex3_gap_spread.py`) in a new cell shows one.
 #
-# **Exercise 1 (think about `W ∘ (r sᵀ)`).** With 4 members, `init = "normal"` and `s_std = 0.5`
-# (so the `s_i` differ), find `r_mean` and `r_std` for which the members agree everywhere at
-# initialisation (disagreement exactly 0) on the classification task.
+# **Exercise 1 (disagreement is not the whole story).** On the moons with 4 members and
+# `init="normal"`, find settings for which the members agree *everywhere* at initialisation
+# (disagreement exactly 0) although their effective weights clearly differ (cosine similarity of
+# layer 2 below 0.9), without switching the network off: no mean equal to 0, and every member's
+# probability of class 1 must move at least 0.01 away from 0.5 somewhere. Then explain why.
 
 # %%
-exercise_1 = {"r_mean": None, "r_std": None}  # your values here
+exercise_1 = {"r_mean": None, "r_std": None, "s_mean": None, "s_std": None, "seed": None}
 
 # %%
 if None in exercise_1.values():
-    print("not yet - hint: member i differs from member j only through r and s; "
-          "what value of r makes s irrelevant?")  # fmt: skip
+    print("not yet - hint: try making only one of r and s random, and look at the member maps")
 else:
-    values = dict(task="moons", members=4, init="normal", s_mean=1.0, s_std=0.5, **exercise_1)
-    for key, value in values.items():
-        explorer.controls[key].value = value
-    disagreement = explorer.numbers["init"]["disagreement"]
-    assert disagreement == 0.0, (
-        f"the members still disagree on {disagreement:.1%} of the plane: every member must get "
-        f"the same r_i ∘ s_i pattern, or one that cancels the differences in s"
-    )
-    print("correct")
-    if exercise_1["r_mean"] == 0 and exercise_1["r_std"] == 0:
-        print("with r = 0 every effective weight W ∘ (r sᵀ) is 0, so every member outputs "
-              "its bias (all zero at initialisation): they agree everywhere, whatever their s")
+    ev = evaluate(moons, build(moons, Settings(members=4, **exercise_1)))
+    numbers, outputs = ev.numbers(4), ev.outputs[:4]
+    alive = np.abs(outputs - 0.5).max(axis=1) >= 0.01
+    assert exercise_1["r_mean"] != 0 and exercise_1["s_mean"] != 0, "no mean may be 0"
+    assert alive.all(), f"members {np.flatnonzero(~alive).tolist()} output 0.5 everywhere: off"
+    assert numbers["cosine"] < 0.9, f"cosine {numbers['cosine']:.3f}: the weights hardly differ"
+    assert numbers["disagreement"] == 0, f"they still disagree on {numbers['disagreement']:.1%}"
+    print(f"correct: cosine {numbers['cosine']:.2f}, disagreement 0; share of the plane each "
+          f"member calls class 1: {(outputs > 0.5).mean(axis=1).round(2).tolist()}")
 
 # %% [markdown]
-# **Exercise 2 (predict, then check).** Four members start identical (`std = 0`). You train
-# them on the regression task for 300 steps. Do they end up different from each other? Write
-# your prediction as `True` (they become different) or `False` (they stay identical), then run
-# the check, which trains them.
+# **Exercise 2 (predict, then check).** Four members start close together: `init="normal"` with
+# `r_std = s_std = 0.25`. You train them on the moons for 300 steps. Will their mutual
+# information (mean over the grid) go `"up"` or `"down"`? Write your prediction, then run the
+# check: it trains three seeds and compares.
 
 # %%
-they_become_different = None  # your prediction: True or False
+mutual_information_goes = None  # your prediction: "up" or "down"
 
 # %%
-if they_become_different is None:
-    print("not yet - hint: every member sees the same data and gets the same gradient")
+if mutual_information_goes not in ("up", "down"):
+    print('not yet: write "up" or "down" (hint: what does training do to confidence?)')
 else:
-    values = dict(task="gap", members=4, init="normal", r_std=0.0, s_std=0.0, steps=300)
-    for key, value in values.items():
-        explorer.controls[key].value = value
-    explorer.train()
-    spread = explorer.numbers["trained"]["spread_off_data"]
-    assert they_become_different == (spread > 0), (
-        f"not quite: after training the spread off the data is {spread:.3g}. Identical members "
-        "get identical gradients from full-batch training, so they stay identical: diversity "
-        "has to be put in at initialisation (or by noise, e.g. different mini-batches)"
-    )
-    print(f"correct: the spread stays {spread:.3g}; nothing in full-batch training can break "
-          "the tie between identical members")  # fmt: skip
+    moved = []
+    for seed in range(3):
+        slots = build(moons, Settings(r_std=0.25, s_std=0.25, seed=seed))
+        before = evaluate(moons, slots).numbers(4)["mutual_information"]
+        after = evaluate(moons, train(moons, slots, 4, 300)[0]).numbers(4)["mutual_information"]
+        moved.append("up" if after > before else "down")
+    verdict = "correct" if moved.count(mutual_information_goes) >= 2 else "not quite"
+    print(f"{verdict}: over seeds 0, 1, 2 the mutual information went {', '.join(moved)}")
 
 # %% [markdown]
-# **Exercise 3 (explore).** On the regression task with 4 members, find settings for which,
-# after 300 training steps, the spread in the gap and beyond is at least 10 times the spread on
-# the data (the members agree on the data and disagree where there are none).
+# **Exercise 3 (explore).** On the regression task with 4 members, find settings for which, after
+# 300 training steps, the spread off the data is at least 10 times the spread on the data.
 
 # %%
 exercise_3 = {"init": None, "r_std": 0.5, "s_std": 0.5, "seed": 0}  # set init, and more if needed
 
 # %%
 if exercise_3["init"] is None:
-    print("not yet - hint: compare init='normal' and init='random_sign' (press Train for each)")
+    print("not yet - hint: compare init='normal' and init='random_sign' in the panel")
 else:
-    for key, value in dict(task="gap", members=4, steps=300, **exercise_3).items():
-        explorer.controls[key].value = value
-    explorer.train()
-    on_data = explorer.numbers["trained"]["spread_data"]
-    off_data = explorer.numbers["trained"]["spread_off_data"]
-    ratio = off_data / max(on_data, 1e-12)
-    assert ratio >= 10, (
-        f"off the data / on the data = {off_data:.3f} / {on_data:.3f} = {ratio:.1f}, below 10: "
-        "try another init (or seed, or larger stds)"
-    )
+    gap = make_task("gap")
+    trained, _ = train(gap, build(gap, Settings(members=4, **exercise_3)), 4, 300)
+    numbers = evaluate(gap, trained).numbers(4)
+    ratio = numbers["spread_off_data"] / max(numbers["spread_data"], 1e-12)
+    assert ratio >= 10, f"off / on the data = {ratio:.1f}, below 10: try another init or seed"
     print(f"correct: the spread off the data is {ratio:.0f} times the spread on the data")
 
 # %% [markdown]
-# ## What you have seen
+# ## Summary
 #
-# - BatchEnsemble members differ only through `r_i` and `s_i`. With `std = 0` they are
-#   identical, and full-batch training keeps them identical: the diversity has to come from the
-#   initialisation.
-# - At initialisation, pairwise disagreement is high even for small stds because every member is
-#   unsure; mutual information, which needs confident members that disagree, stays low.
-# - Training makes members agree on most inputs but confident, so mutual information grows where
-#   they still differ; the cosine similarity of the effective weights barely changes. Random
-#   signs give members that are nearly unrelated in weight space.
+# - BatchEnsemble members differ only through $r_i$ and $s_i$. Pairwise disagreement, mutual
+#   information, the cosine similarity of the effective weights and the spread measure that
+#   difference in different ways, and they do not always agree with each other.
+# - At initialisation, disagreement rises quickly with the std of $r$ and $s$ because every member
+#   is unsure; mutual information stays near 0 for small stds. Disagreement levels off once the
+#   members' weights are far from parallel, in the range of independently drawn networks and
+#   random-sign members.
+# - Training makes members agree on most inputs and become confident, so mutual information grows
+#   where they still differ (in most runs, not all). The cosine similarity moves in training, but
+#   much less than the difference between initialisations.
 # - On a regression with a gap, trained members agree on the data and spread out in the gap and
-#   beyond: the ensemble's uncertainty is largest where it has seen nothing.
+#   beyond.
+#
+# ## References
+#
+# - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715): the
+#   effective weight (Section 3.1, Equation 1), random-sign initialisation (Appendix B).
+# - B. Lakshminarayanan, A. Pritzel, C. Blundell. *Simple and Scalable Predictive Uncertainty
+#   Estimation using Deep Ensembles.* NeurIPS 2017.
+#   [arXiv:1612.01474](https://arxiv.org/abs/1612.01474): ensembles whose uncertainty grows away
+#   from the data.
+# - S. Depeweg et al. *Decomposition of Uncertainty in Bayesian Deep Learning for Efficient and
+#   Risk-sensitive Learning.* ICML 2018. [arXiv:1710.07283](https://arxiv.org/abs/1710.07283):
+#   total uncertainty = expected entropy + mutual information.
+#
+# **Next:** [`04_sharding_members`](04_sharding_members.ipynb) spreads the members over several
+# devices with JAX's sharding and measures what that costs.

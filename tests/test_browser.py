@@ -1,12 +1,13 @@
-"""The explorer in a real browser: JupyterLab + headless Chromium, driven through the page.
+"""The explorer in a real browser: JupyterLab and Voila, headless Chromium, driven through the page.
 
-Starts JupyterLab from this virtual environment on a free localhost port, with a token and scratch
-folders for everything it writes (root dir, HOME, Jupyter config / data / runtime, Lab settings
-and workspaces), opens a copy of ``notebooks/03_diversity_explorer.ipynb`` in Debian's
-``chromium`` (driven by ``playwright``; never ``playwright install``), runs all cells, checks that
-the widgets render, moves the members slider, switches ``init`` and presses Train through the
-page, and checks that the figure changes (and shows exactly the explorer's picture for the
-state the controls show). Screenshots go to ``tests/artifacts/`` (not committed).
+Starts each server from this virtual environment on a free localhost port, with scratch folders for
+everything it writes (HOME, Jupyter config / data / runtime, Lab settings and workspaces), opens a
+copy of ``notebooks/03_diversity_explorer.ipynb`` in Debian's ``chromium`` (driven by
+``playwright``; never ``playwright install``): in JupyterLab it runs all cells, in Voila the page
+runs the notebook itself. Then it checks that the panel renders, moves the members slider, clicks
+``random_sign`` and Train through the page, and checks that the picture changes (and shows exactly
+the explorer's picture for the state the controls show), with no traceback and no "Error
+displaying widget". Screenshots go to ``tests/artifacts/`` (not committed).
 
 Skipped with a reason when Chromium or playwright is missing, unless ``CI=true``: then it fails.
 """
@@ -23,7 +24,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -31,7 +34,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bel.widgets import DiversityExplorer
+from bel.explorer import DiversityExplorer
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "03_diversity_explorer.ipynb"
@@ -72,15 +75,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on a free port, with scratch folders; stopped at teardown."""
-    _require_browser()
-    scratch = tmp_path_factory.mktemp("lab")
-    root = scratch / "root"
+def _scratch(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """A root folder holding a copy of notebook 03 without outputs, and a scratch environment."""
+    root = tmp / "root"
     root.mkdir()
-    # A copy without outputs or execution counts: the learner's "Run All" then numbers every
-    # cell afresh, which is how the test knows the run has finished.
+    # No outputs or execution counts: the learner's "Run All" then numbers every cell afresh,
+    # which is how the JupyterLab test knows the run has finished.
     nb = nbformat.read(NOTEBOOK, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -97,8 +97,56 @@ def lab(tmp_path_factory):
         ("IPYTHONDIR", "ipython"),
         ("MPLCONFIGDIR", "matplotlib"),
     ]:
-        (scratch / sub).mkdir()
-        env[name] = str(scratch / sub)
+        (tmp / sub).mkdir()
+        env[name] = str(tmp / sub)
+    return root, env
+
+
+@contextmanager
+def _server(command: list[str], root: Path, env: dict[str, str], ready: str, log_path: Path):
+    """Run a server in its own process group until ``ready`` answers; always stop it."""
+    log = log_path.open("w")
+    server = subprocess.Popen(
+        command,
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the kernels it starts stop with it
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(ready, timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answers (an error status is an answer): the server is up
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(
+                        f"{command[0]} did not start:\n" + log_path.read_text()[-3000:]
+                    ) from None
+                time.sleep(0.5)
+        yield
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free port, with scratch folders; stopped at teardown."""
+    _require_browser()
+    scratch = tmp_path_factory.mktemp("lab")
+    root, env = _scratch(scratch)
     # no news or update checks (no network, and no pop-up over the notebook)
     notification = scratch / "settings" / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True)
@@ -110,50 +158,40 @@ def lab(tmp_path_factory):
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = _free_port(), secrets.token_hex(16)
-    log = (scratch / "server.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("jupyter-lab")),
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-        ],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: the kernels it starts stop with it
-    )
+    command = [
+        str(Path(sys.executable).with_name("jupyter-lab")),
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + (scratch / "server.log").read_text()[-3000:]
-                    ) from None
-                time.sleep(0.5)
+    with _server(command, root, env, f"{base}/api/status?token={token}", scratch / "lab.log"):
         yield base, token
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=10)
-        log.close()
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    """A Voila server for the copy of notebook 03 on a free port; stopped at teardown."""
+    _require_browser()
+    scratch = tmp_path_factory.mktemp("voila")
+    root, env = _scratch(scratch)
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).with_name("voila")),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        NOTEBOOK.name,
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with _server(command, root, env, f"{base}/voila/static/", scratch / "voila.log"):
+        yield base
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -193,6 +231,59 @@ def _wait_for_change(image, before: bytes, what: str, timeout: float = 60.0) -> 
     )
 
 
+def _drive_the_panel(page, panel, name: str) -> None:
+    """Members slider, random_sign and Train through the page; the picture follows each."""
+    image = panel.locator("img.widget-image").first
+    image.wait_for(timeout=60_000)
+    assert image.bounding_box()["width"] >= 900, "the explorer's picture is not shown 1:1"
+    page.wait_for_function(
+        "(panel) => panel.innerText.includes('ready')", arg=panel.element_handle(), timeout=60_000
+    )
+    before = _image_bytes(image)
+    panel.screenshot(path=str(ARTIFACTS / f"03_{name}_panel_start.png"))
+
+    # the members slider: focus its handle and step it up with the keyboard
+    members = panel.locator(".widget-slider", has_text="members").first
+    members.locator(".noUi-handle").first.focus()
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    assert members.locator(".widget-readout").first.inner_text().strip() == "6"
+    after_members = _wait_for_change(image, before, "moving the members slider")
+    panel.screenshot(path=str(ARTIFACTS / f"03_{name}_panel_members_6.png"))
+
+    # init: click the random_sign toggle button; the kernel may still be busy with earlier
+    # changes, so wait for the end state: exactly the explorer's picture for these controls
+    panel.get_by_role("button", name="random_sign").first.click()
+    _wait_for_change(image, after_members, "switching init to random_sign")
+    expected = DiversityExplorer(members=6, init="random_sign").png
+    deadline = time.monotonic() + 60
+    while _changed(_image_bytes(image), expected) > 0 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    shown = _image_bytes(image)
+    assert _changed(shown, expected) == 0.0, "the page shows a stale or mixed picture"
+    assert _changed(before, shown) > 0.02
+    panel.screenshot(path=str(ARTIFACTS / f"03_{name}_panel_random_sign.png"))
+    assert "Could not" not in panel.inner_text()
+
+    # Train: the progress bar fills, the status reports the training, the picture changes
+    panel.get_by_role("button", name="Train").first.click()
+    page.wait_for_function(
+        "(panel) => panel.innerText.includes('trained 300 steps')",
+        arg=panel.element_handle(),
+        timeout=120_000,
+    )
+    bar = panel.locator(".progress-bar").first
+    assert bar.evaluate("e => e.style.width") == "100%"
+    _wait_for_change(image, shown, "training")
+    panel.screenshot(path=str(ARTIFACTS / f"03_{name}_panel_trained.png"))
+
+
+def _no_errors(text: str, errors: list[str]) -> None:
+    assert "Error displaying widget" not in text
+    assert "Traceback" not in text
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
 def test_explorer_renders_and_responds_in_jupyterlab(lab):
     sync_playwright = _require_browser()
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -229,71 +320,39 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab):
                 }""",
                 timeout=300_000,
             )
-            page.screenshot(path=str(ARTIFACTS / "03_after_run_all.png"), full_page=False)
-            text = page.locator(".jp-Notebook").first.inner_text()
-            assert "Error displaying widget" not in text
-            assert not errors, f"JavaScript errors on the page: {errors}"
-
+            page.screenshot(path=str(ARTIFACTS / "03_lab_after_run_all.png"), full_page=False)
+            _no_errors(page.locator(".jp-Notebook").first.inner_text(), errors)
             panel = page.locator(".jp-OutputArea-output .widget-vbox").first
             panel.scroll_into_view_if_needed()
-            image = panel.locator("img.widget-image").first
-            image.wait_for(timeout=30_000)
-            assert image.bounding_box()["width"] > 400, "the explorer's figure is not shown"
-            assert "ready" in panel.inner_text()
-            before = _image_bytes(image)
-            panel.screenshot(path=str(ARTIFACTS / "03_panel_start.png"))
-            assert "Error displaying widget" not in text
-
-            # the members slider: focus its handle and step it up with the keyboard
-            members = panel.locator(".widget-slider", has_text="members").first
-            handle = members.locator(".noUi-handle").first
-            handle.focus()
-            for _ in range(2):
-                page.keyboard.press("ArrowRight")
-            assert members.locator(".widget-readout").first.inner_text().strip() == "6"
-            after_members = _wait_for_change(image, before, "moving the members slider")
-            panel.screenshot(path=str(ARTIFACTS / "03_panel_members_6.png"))
-
-            # init: click the random_sign toggle button
-            panel.get_by_role("button", name="random_sign").first.click()
-            _wait_for_change(image, after_members, "switching init to random_sign")
-            # the kernel may still be busy with earlier changes: wait for the end state, whose
-            # table shows the random-sign numbers (cosine similarity near 0) and says "ready"
-            page.wait_for_function(
-                """(panel) => {
-                    const rows = [...panel.querySelectorAll('tr')].map(r => r.innerText);
-                    const cosine = rows.find(r => r.startsWith('cosine'));
-                    return panel.innerText.includes('ready') && cosine
-                        && Math.abs(parseFloat(cosine.split('\\t')[1])) < 0.3;
-                }""",
-                arg=panel.element_handle(),
-                timeout=60_000,
-            )
-            panel.screenshot(path=str(ARTIFACTS / "03_panel_random_sign.png"))
-            assert "Error displaying widget" not in page.locator(".jp-Notebook").first.inner_text()
-            assert "Could not" not in panel.inner_text()
-
-            # the picture in the page is exactly the explorer's picture for that state
-            shown = _image_bytes(image)
-            expected = DiversityExplorer(members=6, init="random_sign").png
-            assert _changed(shown, expected) == 0.0, "the page shows a stale or mixed figure"
-            assert _changed(before, shown) > 0.02
-
-            # Train: the progress bar fills, the table gains its "after training" column
-            panel.get_by_role("button", name="Train").first.click()
-            page.wait_for_function(
-                """(panel) => panel.innerText.includes('trained 300 steps')""",
-                arg=panel.element_handle(),
-                timeout=120_000,
-            )
-            bar = panel.locator(".progress-bar").first
-            assert bar.evaluate("e => e.style.width") == "100%"
-            rows = panel.locator("tr").all_inner_texts()
-            assert any(r.startswith("pairwise disagreement") and "—" not in r for r in rows), rows
-            _wait_for_change(image, shown, "training")
-            panel.screenshot(path=str(ARTIFACTS / "03_panel_trained.png"))
+            _drive_the_panel(page, panel, "lab")
+            _no_errors(page.locator(".jp-Notebook").first.inner_text(), errors)
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "03_failure.png"))
+            page.screenshot(path=str(ARTIFACTS / "03_lab_failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
+def test_explorer_renders_and_responds_in_voila(voila):
+    sync_playwright = _require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            # Voila runs the whole notebook before it sends the page
+            page.goto(f"{voila}/", timeout=600_000)
+            panel = page.locator(".widget-vbox").first
+            panel.wait_for(timeout=300_000)
+            panel.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "03_voila_page.png"), full_page=False)
+            _no_errors(page.locator("body").inner_text(), errors)
+            _drive_the_panel(page, panel, "voila")
+            _no_errors(page.locator("body").inner_text(), errors)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "03_voila_failure.png"))
             raise
         finally:
             browser.close()

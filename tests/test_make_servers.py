@@ -103,4 +103,5 @@ def test_make_explorer_prints_its_address_and_serves_the_explorer(tmp_path):
     assert f"http://localhost:{port}/" in log.splitlines()[0]
     assert "<title>03_diversity_explorer</title>" in page
     assert "application/vnd.jupyter.widget-view+json" in page  # the live panel
-    assert "Traceback" not in page and "Error" not in page.replace("ErrorBoundary", "")
+    # a cell that failed would show its traceback, or Voila's note that a cell failed
+    assert "Traceback" not in page and "There was an error when executing cell" not in page

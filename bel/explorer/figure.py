@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import matplotlib.style
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -68,6 +71,16 @@ _COL = (_RIGHT - _LEFT - (MAX_MEMBERS - 1) * _GAP_X) / MAX_MEMBERS
 _ROW_H = 0.125
 _WEIGHTS_Y, _MEMBERS_Y = 0.765, 0.575
 _BOTTOM_Y, _BOTTOM_H = 0.065, 0.405
+
+
+@contextmanager
+def _house() -> Iterator[None]:
+    """matplotlib's defaults plus the house style, whatever the caller's own rcParams: the
+    picture is the same in every process (the axes are placed by hand: no layout engine)."""
+    with matplotlib.style.context(
+        ["default", {**style.RC, "figure.constrained_layout.use": False}]
+    ):
+        yield
 
 
 def _bare(ax: Axes) -> Axes:
@@ -272,7 +285,11 @@ class ExplorerFigure:
     """
 
     def __init__(self, dpi: int = style.DPI):
-        self.fig = Figure(figsize=(WIDTH, HEIGHT), dpi=dpi)
+        with _house():
+            self._build(dpi)
+
+    def _build(self, dpi: int) -> None:
+        self.fig = Figure(figsize=(WIDTH, HEIGHT), dpi=dpi, layout="none")
         self.canvas = FigureCanvasAgg(self.fig)
         self.dpi = dpi
         fig = self.fig
@@ -375,6 +392,10 @@ class ExplorerFigure:
     ) -> None:
         """Show the first ``members`` members of ``shown`` (the effective weights of ``layer``),
         the numbers ``(at init, after training or None)`` and ``title``."""
+        with _house():
+            self._update(task, shown, members, layer, numbers, title)
+
+    def _update(self, task, shown, members, layer, numbers, title) -> None:
         artists = self._show_task(task)
         weights = shown.effective_weights[layer][:members]
         finite = np.abs(weights[np.isfinite(weights)])
@@ -445,6 +466,10 @@ class ExplorerFigure:
         """The figure as PNG bytes: the static background plus the artists that change."""
         if self.shown is None:
             raise ValueError("nothing to render: call update() first")
+        with _house():
+            return self._render()
+
+    def _render(self) -> bytes:
         if self.shown not in self._backgrounds:
             self._capture_background()
         self.canvas.restore_region(self._backgrounds[self.shown])

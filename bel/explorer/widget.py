@@ -86,7 +86,7 @@ def _notebook_progress() -> Iterator[Progress | None]:
     bar = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="290px"))
     label = widgets.HTML()
     box = widgets.HBox([bar, label])
-    display(box)
+    handle = display(box, display_id=True)
 
     def progress(done: int, total: int, text: str) -> None:
         bar.max, bar.value = total, done
@@ -94,7 +94,8 @@ def _notebook_progress() -> Iterator[Progress | None]:
 
     try:
         yield progress
-    finally:
+    finally:  # leave no trace: an empty output, not a view of a closed widget
+        handle.update({"text/plain": ""}, raw=True)
         box.close()
 
 

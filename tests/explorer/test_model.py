@@ -3,6 +3,9 @@ bel.metrics, and nothing compiles after the warm-up."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -180,3 +183,14 @@ def test_bad_calls_are_value_errors():
         model.train(moons, model.build(moons, Settings()), 2, 75)
     with pytest.raises(ValueError, match="layer must be an int in \\[0, 3\\)"):
         model.evaluate(moons, model.build(moons, Settings())).numbers(2, layer=3)
+
+
+def test_import_bel_leaves_the_explorer_alone_and_the_model_draws_nothing():
+    code = (
+        "import sys, bel; assert not any(m.startswith('bel.explorer') for m in sys.modules); "
+        "import bel.explorer.model; "
+        "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'bel.explorer.widget') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
