@@ -42,7 +42,7 @@ from bel.plots.predictions import two_class_cmap
 __all__ = ["ExplorerFigure", "WIDTH", "HEIGHT", "METRICS"]
 
 WIDTH, HEIGHT = style.MAX_WIDTH, 7.4  # inches: shown 1:1 in the panel (990 × 814 px at 110 dpi)
-#: Per task: (key of ``Evaluation.numbers``, label, axis limits) of each number in the picture.
+#: For each task, (key of ``Evaluation.numbers``, label, axis limits) of each number shown.
 METRICS: dict[str, tuple[tuple[str, str, tuple[float, float]], ...]] = {
     "moons": (
         ("disagreement", "pairwise disagreement (share)", (0.0, 1.0)),
@@ -270,7 +270,7 @@ class _TaskArtists:
 
 
 class ExplorerFigure:
-    """The explorer's picture (see the module docstring), drawn into :attr:`fig`.
+    """The explorer's picture (see the module docstring), drawn into its figure ``fig``.
 
     :meth:`update` sets the data of one state, :meth:`render` returns it as PNG bytes.
 

@@ -122,7 +122,9 @@ class DiversityExplorer:
     >>> explorer.numbers["init"]["disagreement"] > 0
     True
 
-    Args (the controls' starting values):
+    The arguments are the controls' starting values.
+
+    Args:
       task: ``"moons"`` (2-D classification) or ``"gap"`` (1-D regression with a gap).
       members: ensemble size ``E``, 1 to 8.
       init, r_mean, r_std, s_mean, s_std, seed, use_base_weights: see
@@ -136,8 +138,11 @@ class DiversityExplorer:
       controls: dict of the ipywidgets controls, keyed as in :data:`CONTROLS` (``"train"`` is a
         ``Button``; ``"view"`` switches the picture between initialisation and training).
       figure: the matplotlib figure drawn into (``figure.savefig`` works as usual).
-      widget: the whole panel, to display; image: the ``ipywidgets.Image`` showing the picture;
-        status, progress: the message line and the training progress bar.
+      widget: the whole panel, to display.
+      image: the ``ipywidgets.Image`` showing the picture.
+      png: the PNG bytes of that picture.
+      status: the message line.
+      progress: the training progress bar.
     """
 
     def __init__(
