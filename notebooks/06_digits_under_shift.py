@@ -61,6 +61,8 @@ if importlib.util.find_spec("bel") is None:
 # %matplotlib inline
 import time
 
+START, START_CPU = time.perf_counter(), time.process_time()  # the run time printed at the end
+
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -71,7 +73,7 @@ import bel.plots as plots
 from bel import compare, metrics
 from bel.plots import style
 
-START, START_CPU = time.perf_counter(), time.process_time()
+# %%
 style.use()
 E, HIDDEN, STEPS, LEARNING_RATE = 4, (32, 32), 50, 2e-2
 SEEDS = [0, 1, 2, 3, 4]
@@ -118,6 +120,9 @@ examples = {
     "noise σ = 0.5": bel.data.shift_digits(shown, "noise", 0.5, seed=1),
     "held out (OOD)": digits.x_ood[::40][:8],
 }
+
+
+# %%
 fig = style.figure(6.4, 3.6)
 axes = fig.subplots(len(examples), 8)
 for row, (label, images) in zip(axes, examples.items(), strict=True):
@@ -203,6 +208,7 @@ def member_weights(model):
     return jnp.concatenate([w.reshape(len(w), -1) for w in weights], axis=1)
 
 
+# %%
 ENSEMBLES = ["BatchEnsemble", "naive"]
 logits, start_logits, start_weights, trained = {}, {}, {}, {}
 fit_seconds = {name: [] for name in ENSEMBLES}
@@ -270,6 +276,7 @@ def seeds_of(name, kind, severity, score):
     return np.array([r[score] for r in scores[name, kind, severity]])
 
 
+# %%
 def ood_auroc(z, score=metrics.predictive_entropy):
     """AUROC of `score` (higher = more suspect) between the clean test set and the OOD set."""
     s = score(np.concatenate([block(z, "rotate", 0.0), ood(z)], axis=1))  # one shape: one compile
@@ -280,6 +287,7 @@ def mean_std(values):
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
+# %%
 ROT, NOISE = 30.0, 0.5  # the middle severities of the table
 main = {
     name: {
@@ -325,6 +333,7 @@ def mean_at(kind, score, name, severity):
     return shift_scores[kind][score][name][:, list(KINDS[kind]).index(severity)].mean()
 
 
+# %%
 ece_rot = {name: mean_at("rotate", "ece", name, ROT) for name in MODELS}
 best = min(ece_rot, key=ece_rot.get)
 worst_acc = {n: min(mean_at("rotate", "accuracy", n, v) for v in (90.0, 120.0)) for n in MODELS}
@@ -393,6 +402,7 @@ def over_confidence(name, kind, severity):
     return float((np.asarray(c.count)[used] * gap).sum() / np.asarray(c.count).sum())
 
 
+# %%
 gaps = {title: {n: over_confidence(n, *where) for n in MODELS} for title, where in panels.items()}
 shifted = [g for title, g in gaps.items() if title != "clean test"]
 top = {n: pooled_curve(n, "rotate", ROT) for n in MODELS}  # the last bin: confidence > 14/15
@@ -551,6 +561,7 @@ def mean_of(name, when, measure):
     return np.mean([r[measure] for r in alike[name, when]])
 
 
+# %%
 be, nv = "BatchEnsemble", "naive"
 after = {(n, m): mean_of(n, "trained", m) for n in (be, nv) for m in table[f"{be} trained"]}
 cos_init = mean_of(be, "at init", "weight cosine")
@@ -590,6 +601,9 @@ KNOBS = {  # label: (layer options, fast_lr_multiplier, member mask)
     "fast lr ×4": ({}, 4.0, None),
     "E = 2": ({}, 0.5, [1, 1, 0, 0]),
 }
+
+
+# %%
 default = zip(alike[be, "trained"], SEEDS, strict=True)
 knobs = {"default": [r | {"OOD AUROC": ood_auroc(logits[be, s])} for r, s in default]}
 for label, (options, multiplier, mask) in KNOBS.items():
@@ -629,6 +643,9 @@ OTHER_KNOBS = ["default", "fast lr ×4", "E = 2"]
 span = {group: np.ptp([knob[k, "OOD disagreement"] for k in group])
         for group in (tuple(INIT_KNOBS), tuple(OTHER_KNOBS))}  # fmt: skip
 init_wins = span[tuple(INIT_KNOBS)] > span[tuple(OTHER_KNOBS)]
+
+
+# %%
 notice(
     ("The initialisation is the stronger knob" if init_wins else "The initialisation is not the "
      "stronger knob") + f" (OOD disagreement spans {span[tuple(INIT_KNOBS)]:.0%} over the "
@@ -654,6 +671,9 @@ clean, nll_clean, member_acc = (
     {n: seeds_of(n, "rotate", 0.0, score).mean() for n in MODELS}
     for score in ("accuracy", "nll", "member_accuracy")
 )
+
+
+# %%
 notice(
     "- **In distribution** the three models are "
     + ("about equally accurate" if np.ptp(list(clean.values())) < 0.01 else "not equally accurate")
@@ -679,6 +699,7 @@ def versus(kind, severity, score, other, lower_is_better=True):
             + f"{'' if not close else ': '}{a.mean():.3f} against {b.mean():.3f})")
 
 
+# %%
 notice(
     f"- **Under shift**, at rotation {ROT:.0f}° BatchEnsemble's ECE is "
     f"{versus('rotate', ROT, 'ece', 'single')} and {versus('rotate', ROT, 'ece', nv)}. Under noise "
@@ -701,6 +722,7 @@ def where_in(value, a, b):
     return "above" if value >= max(a, b) else "below"
 
 
+# %%
 notice(
     f"- **Out of distribution**, BatchEnsemble's entropy AUROC ({ent[be]:.3f} ± {ent_std[be]:.3f}) "
     f"lies {where_in(ent[be], ent['single'], ent[nv])} the single model's "
