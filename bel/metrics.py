@@ -12,7 +12,11 @@ Conventions shared by every function here:
   ``p̄ = (1/E) Σ_i p_i``, never the softmax of the mean logit (Wen, Tran & Ba, 2020; Lakshminarayanan
   et al., 2017).
 - Natural logarithms; ``0 · log 0 = 0``. Results are jax arrays (0-d for scalars), computed in at
-  least float32. Every function works under :func:`jax.jit` (:func:`ece` with ``num_bins`` static).
+  least float32. Every function works under :func:`jax.jit` (:func:`ece` and
+  :func:`reliability_curve` with ``num_bins`` static, :func:`accuracy_rejection_curve` with its
+  ``rejected`` fractions concrete).
+- Scores for :func:`auroc` and :func:`accuracy_rejection_curve` are ``[N]`` arrays, e.g. an
+  uncertainty per input from :func:`predictive_entropy` or :func:`max_probability`.
 - Shapes, dtypes and ``num_bins`` are checked in Python before anything is computed, and mistakes
   raise a ``ValueError`` that says what was expected and what was received. Label *values* are also
   checked when they are concrete (not under ``jit``).
