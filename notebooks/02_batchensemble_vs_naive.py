@@ -377,7 +377,7 @@ fig = plots.plot_uncertainty_maps({n: mutual_info[0][n] for n in ensembles}, wid
 for name, curves in by_distance.items():
     axes[2].plot(centres, curves.T, color=plots.model_color(name), lw=0.6)
     axes[2].plot(centres, curves.mean(0), color=plots.model_color(name), lw=2.2, label=name)
-axes[2].axvline(tau, color="black", ls="--", lw=0.8)
+axes[2].axvline(tau, color="black", ls="--", lw=0.8, label=f"τ = {tau:.2f}")
 axes[2].set(xlabel="distance to nearest training point", ylabel="mean MI", title="MI by distance")
 axes[2].legend()
 display(fig)
@@ -434,20 +434,24 @@ for name in ensembles:
 # ### What each member sees: decision maps
 #
 # Each panel shows one model's probability of class 1 (blue for class 0, through white, to orange
-# for class 1) on a grid around the data, with the decision boundary in black: the single model
-# on the left, then the four members and the mean of each ensemble (seed 0).
+# for class 1; the scale is at the bottom left) on a grid around the data, with the decision
+# boundary in black: the single model at the top left, then, row by row, the four members and the
+# mean of each ensemble (seed 0).
 
 # %%
 points, grid = bel.data.grid((-2.0, 2.0, -1.6, 1.6), 50)
 mosaic = [["single"] + [f"BatchEnsemble {i}" for i in range(E + 1)],
-          ["single"] + [f"naive {i}" for i in range(E + 1)]]
-fig = style.figure(9, 3.6)
+          ["scale"] + [f"naive {i}" for i in range(E + 1)]]
+fig = style.figure(9, 3.2)
 panels = fig.subplot_mosaic(mosaic)
 for name, model in models.items():
     probs = metrics.member_probs(bel.predict(model, points))
     axes = [panels["single"]] if name == "single" else [panels[f"{name} {i}"] for i in range(E + 1)]
     plots.plot_decision_maps(probs, grid, x_train, y_train, axes=axes)
     axes[0].set_ylabel(name)
+panels["scale"].axis("off")  # this slot holds the colour scale of every panel
+fig.colorbar(panels["single"].images[0], cax=panels["scale"].inset_axes([0.05, 0.55, 0.9, 0.1]),
+             orientation="horizontal", label="p(class 1)")
 display(fig)
 
 # %% [markdown]

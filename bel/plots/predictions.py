@@ -134,6 +134,9 @@ def _bare(ax: Axes, extent: tuple[float, float, float, float]) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_aspect("equal")
+    for spine in ax.spines.values():  # a map gets a frame on all four sides, whatever the rc style
+        spine.set_visible(True)
+        spine.set_linewidth(0.6)
 
 
 def _check_axes(axes: Any, count: int, name: str) -> list[Axes] | None:
