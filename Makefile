@@ -12,6 +12,10 @@ ALLOW_ROOT    := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_ARGS      ?=
 EXPLORER_PORT ?= 8866
 EXPLORER_ARGS ?=
+# JAX keeps what it compiles on disk for the kernels these servers start: the explorer's panel
+# compiles once per machine, and builds in a few seconds in every later kernel (Voila starts one
+# per visit). Only these two targets set it; delete the folder to start afresh.
+JAX_CACHE     := JAX_COMPILATION_CACHE_DIR=$(HOME)/.cache/bel/jax JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
 
 # (Re)install when the venv is missing or pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -21,12 +25,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
+	$(JAX_CACHE) $(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
 
 # The diversity explorer as a web app: Voila runs notebook 03 and shows its outputs, no code.
 explorer: $(STAMP)
 	@echo "bel's diversity explorer: http://localhost:$(EXPLORER_PORT)/ (the first load runs notebook 03, about a minute; Ctrl-C stops it)"
-	$(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(EXPLORER_ARGS) notebooks/03_diversity_explorer.ipynb
+	$(JAX_CACHE) $(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(EXPLORER_ARGS) notebooks/03_diversity_explorer.ipynb
 
 test: $(STAMP) book
 	$(BIN)/ruff check bel tests bench tools notebooks docs

@@ -49,6 +49,7 @@ __all__ = [
     "evaluate",
     "train",
     "warm_up",
+    "warm_up_jobs",
 ]
 
 MAX_MEMBERS = 8
@@ -473,16 +474,38 @@ def _ignore(done: int, loss: float) -> None:
     """The callback when none is given: with one, bel.fit always runs in chunks of ``CHUNK``."""
 
 
+def warm_up_jobs(task: Task) -> list[Callable[[], None]]:
+    """The independent pieces of :func:`warm_up`, to run side by side (e.g. in threads).
+
+    Building compiles bel's random draws (eagerly, per shape); evaluating and training compile
+    their programs on a network of zeros of the right structure, so they need not wait for the
+    random draws.
+    """
+    _check_task(task, "warm_up_jobs")
+
+    def zeros() -> nnx.Module:
+        graphdef, structure, shapes = _shapes(task.name)
+        leaves = [np.zeros(shape, np.float32) for shape in shapes]
+        return nnx.merge(graphdef, jax.tree.unflatten(structure, leaves))
+
+    def building() -> None:
+        for settings in (Settings(), Settings(init="random_sign", use_base_weights=False)):
+            build(task, settings)
+
+    def evaluating() -> None:
+        evaluate(task, zeros())
+
+    def training() -> None:
+        train(task, zeros(), MAX_MEMBERS, CHUNK)
+
+    return [building, evaluating, training]
+
+
 def warm_up(task: Task) -> None:
     """Compile everything the explorer runs for ``task``: building (both inits, both kinds of
     ``W``), evaluating and one training chunk. Afterwards no setting compiles anything new.
 
     >>> warm_up(make_task("gap"))
     """
-    _check_task(task, "warm_up")
-    for settings in (Settings(), Settings(init="random_sign", use_base_weights=False)):
-        model = build(task, settings)
-        evaluate(task, model)
-    trained, _ = train(task, model, MAX_MEMBERS, CHUNK)
-    evaluate(task, trained)
-    first_members(task, settings, trained, 1)
+    for job in warm_up_jobs(task):
+        job()

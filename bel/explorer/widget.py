@@ -207,22 +207,23 @@ class DiversityExplorer:
     def _prepare(self, progress: Progress | None) -> None:
         """Compile every program and draw every task's picture once, before the first touch.
 
-        The tasks compile side by side (XLA compiles outside Python's lock), then each task's
+        The compilations run two at a time (XLA compiles outside Python's lock), then each task's
         picture is drawn once (matplotlib, in this thread).
         """
-        total, done = 2 * len(TASKS), 0
+        jobs = [(name, job) for name in TASKS for job in model.warm_up_jobs(model.make_task(name))]
+        total, done = len(jobs) + len(TASKS), 0
 
         def step(text: str) -> None:
             if progress is not None:
                 progress(done, total, text)
 
         step("compiling the explorer's programs (once) …")
-        with ThreadPoolExecutor(len(TASKS)) as pool:
-            jobs = {pool.submit(model.warm_up, model.make_task(name)): name for name in TASKS}
-            for job in as_completed(jobs):
-                job.result()
+        with ThreadPoolExecutor(2) as pool:
+            futures = {pool.submit(job): name for name, job in jobs}
+            for future in as_completed(futures):
+                future.result()
                 done += 1
-                step(f"compiled for the {jobs[job]} task …")
+                step(f"compiling the explorer's programs (once): {done} of {len(jobs)} …")
         start = self.settings
         for name in sorted(TASKS, key=lambda name: name == self.controls["task"].value):
             task = model.make_task(name)

@@ -325,7 +325,7 @@ def test_bad_arguments_are_rejected(options, match):
 def test_construction_reports_progress_and_nothing_compiles_afterwards():
     steps = []
     explorer = DiversityExplorer(progress=lambda done, total, text: steps.append((done, total)))
-    assert steps[0] == (0, 4) and steps[-1] == (4, 4)
+    assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1] > 2
     compiles = []
 
     def listen(event: str, duration: float, **kwargs) -> None:
