@@ -46,10 +46,13 @@ def clone(model: M) -> M:
     True
     """
     graphdef, state = nnx.split(model)
-    fresh = jax.tree.map(
-        lambda a: jnp.array(a, copy=True) if isinstance(a, jax.Array) else a, state
-    )
-    return nnx.merge(graphdef, fresh)
+    return nnx.merge(graphdef, _copy(state))
+
+
+@jax.jit
+def _copy(state: Any) -> Any:
+    # One compiled program copies every array (a jit output is a fresh buffer: nothing aliases).
+    return jax.tree.map(jnp.copy, state)
 
 
 def _convertible(node: Any) -> bool:

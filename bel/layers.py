@@ -15,6 +15,7 @@ back per member.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -128,8 +129,11 @@ def _member_keys(key: jax.Array, num_members: int) -> jax.Array:
     return jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_members))
 
 
+# Initialisers run as one compiled program per shape (eagerly, each of their dozen small ops
+# would compile on its own: seconds of a notebook's run time on 2 cores).
+@partial(jax.jit, static_argnames=("num_members", "size", "init", "dtype"))
 def _draw_factors(
-    key: jax.Array, num_members: int, size: int, init: str, mean: float, std: float, dtype: Any
+    key: jax.Array, num_members: int, size: int, init: str, mean: Any, std: Any, dtype: Any
 ) -> jax.Array:
     """``[num_members, size]`` factors; row k is drawn from its own key (a prefix of E+1 is E)."""
     keys = _member_keys(key, num_members)
@@ -137,6 +141,18 @@ def _draw_factors(
         return jax.vmap(lambda k: jax.random.rademacher(k, (size,), dtype=dtype))(keys)
     z = jax.vmap(lambda k: jax.random.normal(k, (size,)))(keys)
     return (mean + std * z).astype(dtype)
+
+
+@partial(jax.jit, static_argnames=("shape", "dtype"))
+def _fresh_kernel(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
+    return _default_kernel_init(key, shape, dtype)
+
+
+@partial(jax.jit, static_argnames=("num_members", "shape", "dtype"))
+def _member_kernels(key: jax.Array, num_members: int, shape: tuple[int, ...], dtype: Any):
+    """``num_members`` independent lecun-normal kernels, member k from ``fold_in(key, k)``."""
+    keys = _member_keys(key, num_members)
+    return jax.vmap(lambda k: _default_kernel_init(k, shape, dtype))(keys)
 
 
 def _blockwise(y: jax.Array, factors: jax.Array, num_members: int, op: str = "mul") -> jax.Array:
@@ -281,7 +297,7 @@ def _init_ensemble_params(
     if use_base_weights:
         layer.kernel = base_layer.kernel  # shared: the same Param object
     else:
-        layer.kernel = nnx.Param(_default_kernel_init(rngs.params(), kernel_shape, pdtype))
+        layer.kernel = nnx.Param(_fresh_kernel(rngs.params(), tuple(kernel_shape), pdtype))
     if not layer.use_bias:
         layer.bias = nnx.data(None)
     elif use_base_weights:
@@ -312,10 +328,7 @@ def _init_fast_weights(
 def _naive_params(layer: nnx.Module, rngs: nnx.Rngs, kernel_shape: tuple[int, ...]) -> None:
     """``E`` independent lecun-normal kernels (member k from its own key) and zero biases."""
     E, pdtype = layer.num_members, layer.param_dtype
-    keys = _member_keys(rngs.params(), E)
-    layer.kernel = nnx.Param(
-        jax.vmap(lambda k: _default_kernel_init(k, kernel_shape, pdtype))(keys)
-    )
+    layer.kernel = nnx.Param(_member_kernels(rngs.params(), E, tuple(kernel_shape), pdtype))
     if layer.use_bias:
         layer.bias = nnx.Param(jnp.zeros((E, kernel_shape[-1]), pdtype))
     else:
