@@ -7,7 +7,7 @@ per layer, and nothing learned before can be forgotten: earlier members' rows ar
 
 The recipe, one task at a time::
 
-    add_member(model, rngs)            # every BatchEnsembleLinear gets row E: new r, s, bias
+    add_member(model, rngs)            # every BatchEnsemble layer gets row E: new r, s, bias
     new = member(model, E)             # a one-member copy of that row; W in it is frozen
     bel.fit(new, x, y)                 # trains exactly the new r, s and bias
     set_member(model, E, new)          # writes them back into row E, and nothing else
@@ -29,19 +29,27 @@ import numpy as np
 from flax import nnx
 
 from bel.data import rotate, two_moons
-from bel.layers import BatchEnsembleLinear, FastWeight, _as_rngs, _draw_factors
+from bel.layers import (
+    BatchEnsembleConv,
+    BatchEnsembleLinear,
+    FastWeight,
+    _as_rngs,
+    _draw_factors,
+    num_members,
+)
 from bel.metrics import accuracy
-from bel.train import predict
+from bel.train import fit, predict
 
 __all__ = [
     "FrozenWeight",
-    "num_members",
     "add_member",
     "member",
     "set_member",
     "parameter_cost",
     "rotated_tasks",
     "task_accuracies",
+    "learn_tasks",
+    "finetune_tasks",
 ]
 
 M = TypeVar("M", bound=nnx.Module)
@@ -65,39 +73,30 @@ class FrozenWeight(nnx.Variable):
     """
 
 
-def _layers(model: Any) -> list[BatchEnsembleLinear]:
+BatchEnsembleLayer = BatchEnsembleLinear | BatchEnsembleConv
+
+
+def _layers(model: Any) -> list[BatchEnsembleLayer]:
     if not isinstance(model, nnx.Module):
         raise ValueError(f"expected an nnx.Module, got {type(model).__name__}")
-    return [m for _, m in nnx.iter_modules(model) if isinstance(m, BatchEnsembleLinear)]
+    kinds = (BatchEnsembleLinear, BatchEnsembleConv)
+    return [m for _, m in nnx.iter_modules(model) if isinstance(m, kinds)]
 
 
-def _ensemble_layers(model: Any, name: str) -> list[BatchEnsembleLinear]:
+def _ensemble_layers(model: Any, name: str) -> list[BatchEnsembleLayer]:
     layers = _layers(model)
     if not layers:
         raise ValueError(
-            f"{name} expects a model with at least one BatchEnsembleLinear, got a "
+            f"{name} expects a model with at least one BatchEnsembleLinear or BatchEnsembleConv, "
+            f"got a "
             f"{type(model).__name__} with none (convert it with bel.batchensemble first)"
         )
-    sizes = sorted({layer.num_members for layer in layers})
-    if len(sizes) > 1:
-        raise ValueError(
-            f"{name} expects every BatchEnsembleLinear to have the same num_members, got {sizes}"
-        )
+    num_members(model)  # every ensemble layer must agree (a ValueError naming them otherwise)
     return layers
 
 
-def num_members(model: nnx.Module) -> int:
-    """The number of members ``E`` of a model's BatchEnsemble layers (all must agree).
-
-    >>> import bel, bel.lifelong
-    >>> bel.lifelong.num_members(bel.batchensemble(bel.mlp(2, 2, rngs=0), 3, rngs=1))
-    3
-    """
-    return _ensemble_layers(model, "num_members")[0].num_members
-
-
 def _check_member_index(model: nnx.Module, k: Any, name: str) -> int:
-    E = num_members(model)
+    E = _ensemble_layers(model, name)[0].num_members
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < E:
         raise ValueError(f"{name} expects a member index k in [0, {E}), got {k!r}")
     return int(k)
@@ -114,7 +113,7 @@ def add_member(
     s_std: float = 0.5,
     bias: str = "mean",
 ) -> M:
-    """Append one member to every :class:`~bel.BatchEnsembleLinear` in ``model``, in place.
+    """Append one member to every BatchEnsemble layer (Linear or Conv) of ``model``, in place.
 
     Each layer's ``r`` and ``s`` gain a row drawn with ``init`` (``"normal"`` or
     ``"random_sign"``; a layer does not remember how it was initialised, so pass the init, means
@@ -128,7 +127,7 @@ def add_member(
     >>> model = bel.batchensemble(bel.mlp(2, 2, hidden=(8,), rngs=0), 1, rngs=1)
     >>> r0 = model.layers[0].r[...]
     >>> _ = bel.lifelong.add_member(model, rngs=2)
-    >>> model.layers[0].r.shape, model.layers[0].bias.shape, bel.lifelong.num_members(model)
+    >>> model.layers[0].r.shape, model.layers[0].bias.shape, bel.num_members(model)
     ((2, 2), (2, 8), 2)
     >>> bool(jnp.array_equal(model.layers[0].r[:1], r0))
     True
@@ -167,7 +166,7 @@ def _freeze_shared(view: nnx.Module, keep: set[int]) -> None:
 def member(model: nnx.Module, k: int) -> nnx.Module:
     """Member ``k`` of ``model`` as a one-member model whose only parameters are its own.
 
-    A copy of ``model`` in which every BatchEnsembleLinear keeps only row ``k`` of ``r``, ``s``
+    A copy of ``model`` in which every BatchEnsemble layer keeps only row ``k`` of ``r``, ``s``
     and bias (``num_members = 1``), and every other parameter (the shared kernels ``W``, and
     anything outside the ensemble layers) becomes a :class:`FrozenWeight`. Its output on ``x``
     equals member ``k``'s output in ``model``; training it with ``bel.fit`` (``wrt=nnx.Param``)
@@ -184,7 +183,7 @@ def member(model: nnx.Module, k: int) -> nnx.Module:
     ...     isinstance(v, nnx.Variable))})
     ['FastWeight', 'FrozenWeight', 'Param']
     >>> x = jnp.ones((5, 2))
-    >>> bool(jnp.allclose(bel.predict(one, x)[0], bel.predict(model, x, num_members=3)[2]))
+    >>> bool(jnp.allclose(bel.predict(one, x)[0], bel.predict(model, x)[2]))
     True
     """
     k = _check_member_index(model, k, "member")
@@ -206,7 +205,7 @@ def set_member(model: M, k: int, one: nnx.Module) -> M:
     """Write a one-member model's ``r``, ``s`` and bias into row ``k`` of ``model``, in place.
 
     ``one`` comes from :func:`member` (usually after training it). Only row ``k`` of each
-    BatchEnsembleLinear's ``r``, ``s`` and bias is written; every other row and every kernel stay
+    BatchEnsemble layer's ``r``, ``s`` and bias is written; every other row and every kernel stay
     bit-identical. Raises ValueError when ``one`` does not fit ``model`` (other layers or sizes,
     more than one member) or was trained against a different shared ``W``. Returns ``model``.
 
@@ -340,3 +339,97 @@ def task_accuracies(
             for k, (x, y) in zip(members, tasks, strict=True)
         ]
     )
+
+
+def _check_task_lists(train_tasks: Any, test_tasks: Any, name: str) -> tuple[list, list]:
+    train_tasks, test_tasks = list(train_tasks), list(test_tasks)
+    for what, tasks in (("train_tasks", train_tasks), ("test_tasks", test_tasks)):
+        if not tasks or not all(isinstance(t, (tuple, list)) and len(t) == 2 for t in tasks):
+            raise ValueError(f"{name} expects {what} as a non-empty list of (x, labels) pairs")
+    if len(train_tasks) != len(test_tasks):
+        raise ValueError(
+            f"{name} expects as many test tasks as training tasks ({len(train_tasks)}), "
+            f"got {len(test_tasks)}"
+        )
+    return train_tasks, test_tasks
+
+
+def learn_tasks(
+    model: M,
+    train_tasks: Sequence[tuple[Any, Any]],
+    test_tasks: Sequence[tuple[Any, Any]],
+    *,
+    rngs: nnx.Rngs | int,
+    train_first: bool = True,
+    init: str = "normal",
+    steps: int = 500,
+    learning_rate: float = 1e-2,
+) -> np.ndarray:
+    """Learn the tasks one after another, one member each; return the accuracy matrix ``[T, T]``.
+
+    ``model`` starts with one member. With ``train_first`` (the paper's recipe) task 0 trains
+    the whole model, ``W`` included, as member 0; with ``train_first=False`` every shared weight
+    stays exactly as it is (for example random, never trained) and task 0 is learned as member 0
+    with ``W`` frozen, like every later task: the control that tells whether the first task's
+    ``W`` matters. Every later task ``t`` is :func:`add_member` (drawn with ``init`` from
+    ``rngs``), :func:`member`, ``bel.fit``, :func:`set_member`. Row ``i`` of the result holds the
+    test accuracy on every task after learning task ``i`` (task ``j`` answered by member ``j``;
+    NaN for tasks not learned yet). ``model`` ends with ``T`` members.
+
+    >>> import bel, bel.lifelong
+    >>> tasks = bel.lifelong.rotated_tasks([0, 90], n=32)
+    >>> model = bel.batchensemble(bel.mlp(2, 2, hidden=(8,), rngs=0), 1, rngs=1)
+    >>> acc = bel.lifelong.learn_tasks(model, tasks, tasks, rngs=2, steps=20)
+    >>> acc.shape, bool(np.isnan(acc[0, 1])), bel.num_members(model)
+    ((2, 2), True, 2)
+    """
+    train_tasks, test_tasks = _check_task_lists(train_tasks, test_tasks, "learn_tasks")
+    E = _ensemble_layers(model, "learn_tasks")[0].num_members
+    if E != 1:
+        raise ValueError(f"learn_tasks expects a model with one member (task 0's), got {E}")
+    stream = _as_rngs(rngs)
+    rows = []
+    for t, (x, y) in enumerate(train_tasks):
+        if t == 0 and train_first:
+            fit(model, x, y, steps=steps, learning_rate=learning_rate)
+        else:
+            if t > 0:
+                add_member(model, stream, init=init)
+            one = member(model, t)
+            fit(one, x, y, steps=steps, learning_rate=learning_rate)
+            set_member(model, t, one)
+        rows.append(task_accuracies(model, test_tasks))
+    return np.array(rows)
+
+
+def finetune_tasks(
+    model: nnx.Module,
+    train_tasks: Sequence[tuple[Any, Any]],
+    test_tasks: Sequence[tuple[Any, Any]],
+    *,
+    steps: int = 500,
+    learning_rate: float = 1e-2,
+) -> np.ndarray:
+    """Train all of ``model`` on each task in turn; return the accuracy matrix ``[T, T]``.
+
+    The baseline that forgets: one network (plain, or with one member) keeps training every
+    parameter on each new task. Row ``i`` holds its test accuracy on tasks ``0..i`` after
+    training on task ``i`` (NaN for tasks not seen yet).
+
+    >>> import bel, bel.lifelong
+    >>> tasks = bel.lifelong.rotated_tasks([0, 180], n=32)
+    >>> net = bel.mlp(2, 2, hidden=(8,), rngs=0)
+    >>> acc = bel.lifelong.finetune_tasks(net, tasks, tasks, steps=20)
+    >>> acc.shape, bool(np.isnan(acc[0, 1]))
+    ((2, 2), True)
+    """
+    train_tasks, test_tasks = _check_task_lists(train_tasks, test_tasks, "finetune_tasks")
+    E = num_members(model)
+    if E != 1:
+        raise ValueError(f"finetune_tasks expects one network (one member), got {E} members")
+    rows = []
+    for t, (x, y) in enumerate(train_tasks):
+        fit(model, x, y, steps=steps, learning_rate=learning_rate)
+        acc = task_accuracies(model, test_tasks[: t + 1], [0] * (t + 1))  # member 0 answers
+        rows.append(np.concatenate([acc, np.full(len(test_tasks) - t - 1, np.nan)]))
+    return np.array(rows)

@@ -14,92 +14,125 @@
 # ---
 
 # %% [markdown]
-# # 05 · Lifelong learning: one shared W, a new member per task
+# # 05 · Lifelong learning: one shared W, one new member per task
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/05_lifelong_learning.ipynb)
 #
-# **What you will learn.** The second half of the BatchEnsemble paper is not about ensembles at
-# all: it is about learning a *sequence* of tasks without forgetting the old ones. You train the
-# shared weight `W` (with its `r`, `s` and bias) on a first task, then freeze `W` and learn every
-# new task as a new *member*: only a new pair `r`, `s` and a bias per layer. You will watch this
-# learn five rotated versions of a toy problem, check bit for bit that nothing learned earlier
-# changes, compare it with the obvious alternative (keep fine-tuning one network, which forgets),
-# and count what a new task costs: `in + out (+ out)` parameters per layer instead of a whole
-# network.
+# The second half of the BatchEnsemble paper ([Wen, Tran & Ba, ICLR 2020](https://arxiv.org/abs/2002.06715))
+# is not about ensembles at all: it learns a *sequence* of tasks without forgetting the old ones.
+# Train the shared $W$ on the first task, then freeze it and learn every new task as a new
+# *member*: only a new pair $r_t, s_t$ and a bias per layer, so member $t$ computes with
+# $W \circ (r_t s_t^\top)$. In the paper's words (abstract): "We also apply BatchEnsemble to
+# lifelong learning, where on Split-CIFAR-100, BatchEnsemble yields comparable performance to
+# progressive neural networks while having a much lower computational and memory costs. We further
+# show that BatchEnsemble can easily scale up to lifelong learning on Split-ImageNet which involves
+# 100 sequential learning tasks." The experiments are in the paper's Section 4. *Split* means: the
+# classes of one data set are cut into disjoint groups, one task per group, learned one after
+# another, and the task is known at test time.
+#
+# Here the same setup runs in miniature on scikit-learn's 8×8 digits: five two-class tasks
+# (0 vs 1, 2 vs 3, …, 8 vs 9), three seeds, four methods. **The result first**: the recipe
+# forgets nothing (bit for bit) and a new task costs a small fraction of a network, while
+# fine-tuning one network forgets. But a control, a random $W$ that was never trained, does as
+# well as the $W$ from task 1 on these tasks: what a new member learns here comes from its fast
+# weights, not from what $W$ learned. Section 5 shows the numbers and why.
+#
+# **What you will learn**
+# - the four steps that add a task: `add_member`, `member`, `bel.fit`, `set_member`, with the
+#   shared weights frozen *by type*;
+# - to read a task × time accuracy matrix, and to measure forgetting;
+# - to test a claim with a control (random frozen $W$) and against the obvious alternatives
+#   (fine-tuning, a separate network per task), over seeds;
+# - what a new task costs in parameters.
+#
+# **Prerequisites**: notebook 01 (the layer and its factors $r$, $s$) and `bel.fit`
+# (notebook 02). **Run time**: under 30 s on a 2-core CPU.
+
+# %%
+# Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
+import importlib.util, subprocess, sys  # noqa: E401, I001
+
+if importlib.util.find_spec("bel") is None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "bel @ git+https://github.com/OWNER/REPO"],
+        check=True,
+    )
 
 # %% [markdown]
 # ## Setup
 #
-# Everything below runs on a CPU in seconds. `bel.lifelong` holds the four small functions this
-# notebook needs (`add_member`, `member`, `set_member`, `parameter_cost`) plus two helpers to make
-# the tasks and score them; `bel.plots.lifelong` draws the figures.
+# `bel.lifelong` holds the steps of the recipe and two loops over a task sequence
+# (`learn_tasks`, `finetune_tasks`); `bel.plots.lifelong` draws the figures. Every method gets
+# the same training budget: `STEPS` full-batch Adam steps per task at the same learning rate.
 
 # %%
+# %matplotlib inline
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 from flax import nnx
+from IPython.display import display
 
 import bel
 import bel.lifelong as lifelong
 import bel.plots.lifelong as lifelong_plots
+from bel.plots import grouped_seed_dots, style
 
-plt.rcParams["figure.dpi"] = 80
-STEPS, LEARNING_RATE = 400, 1e-2  # the same training budget for every task and every method
+style.use()
+STEPS, LEARNING_RATE = 300, 1e-2  # the same budget for every task and every method
+HIDDEN, SEEDS = (32, 32), [0, 1, 2]
 
 # %% [markdown]
-# ## The tasks: one problem, five rotations
+# ## 1. The tasks: the digits, split in pairs
 #
-# Task `t` is the two-moons problem rotated by `ANGLES[t]` degrees about the origin. The tasks
-# share structure (curved class boundaries) but conflict: a point that is class 0 in one task can
-# be class 1 in another, so one network cannot get them all right at once. Each task has its own
-# training set and a larger held-out test set (another seed).
+# `bel.data.digit_tasks` cuts the ten digits into five disjoint pairs; in task $t$ the first digit
+# of its pair is label 0, the second label 1. Every digit contributes the same number of images,
+# so every task has the same size (and `bel.fit` compiles once for all of them). Inputs are the
+# 64 pixels, scaled to $[0, 1]$.
 
 # %%
-ANGLES = [0, 45, 90, 135, 180]
-NAMES = [f"{a}°" for a in ANGLES]
-train_tasks = lifelong.rotated_tasks(ANGLES, n=256, seed=0)
-test_tasks = lifelong.rotated_tasks(ANGLES, n=512, seed=1)
-fig = lifelong_plots.task_maps(test_tasks, titles=NAMES)
+tasks = bel.data.digit_tasks(seed=0)
+train, test = [t.train for t in tasks], [t.test for t in tasks]
+NAMES = [f"{a} vs {b}" for a, b in (t.digits for t in tasks)]
+SHORT = [f"{a}/{b}" for a, b in (t.digits for t in tasks)]  # for the matrices' axes
+print(f"{len(tasks)} tasks; per task {len(train[0][0])} training and {len(test[0][0])} test images")
+titles = [f"task {i + 1}: {name}" for i, name in enumerate(NAMES)]
+display(lifelong_plots.task_examples(train, titles=titles))
 
 # %% [markdown]
-# Notice how the 180° task puts each class roughly where the *other* class was in the 0° task:
-# learning it with the same weights means unlearning the first one.
+# Each block is one task: its top row shows label 0 (the first digit of its title), its bottom
+# row label 1. The same output unit means "0" in task 1 and "2" in task 2, so one network that
+# keeps training on new tasks has every reason to overwrite the old ones.
 
 # %% [markdown]
-# ## Task 0: train everything
+# ## 2. Task 1: train everything
 #
-# A BatchEnsemble MLP with **one** member, `2 → 64 → 64 → 2`, trained in full (kernels `W`, `r`,
-# `s`, biases) on the first task. One member is enough: in the lifelong setting a member is not an
-# ensemble voter but *the adapter of one task*. Its `r` and `s` start as random signs (±1 entries,
-# the paper's Appendix B), and so will every later member's: a new member then starts from
-# sign-flipped versions of the features `W` computes, which gives it more to choose from than
-# factors that all start near +1.
+# A BatchEnsemble MLP $64 \to 32 \to 32 \to 2$ with **one** member, trained in full ($W$, $r$,
+# $s$, biases) on task 1. In the lifelong setting a member is not an ensemble voter but *the
+# adapter of one task*. Its $r$ and $s$ start as random signs (±1 entries, the paper's
+# Appendix B; section 6 measures whether that matters).
 
 # %%
-model = bel.batchensemble(bel.mlp(2, 2, hidden=(64, 64), rngs=0), 1, rngs=1, init="random_sign")
-bel.fit(model, *train_tasks[0], steps=STEPS, learning_rate=LEARNING_RATE)
-task0_model = nnx.clone(model)  # kept for the fine-tuning baseline below
-print(f"task 0 test accuracy: {lifelong.task_accuracies(model, test_tasks[:1])[0]:.3f}")
+model = bel.batchensemble(bel.mlp(64, 2, hidden=HIDDEN, rngs=0), 1, rngs=1, init="random_sign")
+bel.fit(model, *train[0], steps=STEPS, learning_rate=LEARNING_RATE)
+print(f"task 1 ({NAMES[0]}) test accuracy: {lifelong.task_accuracies(model, test[:1])[0]:.3f}")
 
 # %% [markdown]
-# ## A new task: freeze W, add one member
+# ## 3. A new task: freeze W, add one member
 #
-# For task 1 the recipe has four steps:
+# For task 2 the recipe has four steps:
 #
-# 1. `add_member(model, rngs)` gives every BatchEnsemble layer a new row: fresh `r` and `s` drawn
-#    like the existing ones (random signs here), and a bias row that starts at the mean of the
-#    existing members' biases.
+# 1. `add_member(model, rngs, init=...)` gives every BatchEnsemble layer a new row: fresh $r$ and
+#    $s$, and a bias row that starts at the mean of the existing members' biases.
 # 2. `member(model, 1)` returns member 1 as a one-member model. In it, every shared weight is a
 #    `FrozenWeight`, which is *not* an `nnx.Param`: no optimiser that trains `nnx.Param`s can see
 #    it. This is freezing by type, not by name.
-# 3. `bel.fit` trains that one-member model as usual, so it updates exactly `r`, `s` and bias.
+# 3. `bel.fit` trains that one-member model as usual, so it updates exactly $r$, $s$ and bias.
 # 4. `set_member(model, 1, new)` writes them into row 1 and nowhere else.
 
 # %%
 rngs = nnx.Rngs(2)  # one stream for every new member's r and s
-lifelong.add_member(model, rngs)
+lifelong.add_member(model, rngs, init="random_sign")
 new = lifelong.member(model, 1)
 trainable = bel.compare.parameter_count(new, nnx.Param)
 frozen = bel.compare.parameter_count(new, lifelong.FrozenWeight)
@@ -107,180 +140,251 @@ print(f"trainable in member 1: {trainable} parameters (r, s, bias of 3 layers)")
 print(f"frozen, shared with member 0: {frozen} (the kernels W)")
 
 # %% [markdown]
-# Now train member 1 on task 1 and write it back. Before that, take a snapshot of member 0 and the
-# kernels, to check afterwards that they did not move by a single bit.
+# Now train member 1 on task 2 and write it back. Before that, take a snapshot of member 0 and
+# the kernels, to check afterwards that they did not move by a single bit.
 
 # %%
 snapshot = nnx.state(lifelong.member(model, 0))  # member 0's rows and the frozen W, as arrays
-bel.fit(new, *train_tasks[1], steps=STEPS, learning_rate=LEARNING_RATE)
+bel.fit(new, *train[1], steps=STEPS, learning_rate=LEARNING_RATE)
 lifelong.set_member(model, 1, new)
 unchanged = jax.tree.map(jnp.array_equal, snapshot, nnx.state(lifelong.member(model, 0)))
 assert all(jax.tree.leaves(unchanged)), "member 0 or a shared kernel changed"
-print("member 0 and every kernel are bit-identical after learning task 1")
-print("test accuracy per task:", lifelong.task_accuracies(model, test_tasks).round(3))
+print("member 0 and every kernel are bit-identical after learning task 2")
+print("test accuracy per task:", lifelong.task_accuracies(model, test).round(3))
 
 # %% [markdown]
-# `task_accuracies` scores task `j` with member `j` (the task identity is known at test time, as in
-# the paper) and leaves tasks without a member as `nan`.
+# `task_accuracies` scores task $j$ with member $j$ (the task is known at test time, as in the
+# paper) and leaves tasks without a member as `nan`.
 #
-# ## The remaining tasks, and an accuracy matrix
+# ## 4. Five tasks, four methods, three seeds
 #
-# The same four steps for tasks 2, 3 and 4. After every task we record one row of the
-# *task × time* accuracy matrix: row `i` holds the test accuracy on every task after training on
-# task `i`, and we re-check that every earlier member is bit-identical.
+# `lifelong.learn_tasks` repeats these steps over a whole task sequence and returns the
+# *task × time* accuracy matrix: row $i$ holds the test accuracy on every task after learning
+# task $i$. Four ways to learn the five tasks, each from the same kind of MLP, per seed:
+#
+# - **BatchEnsemble**, the paper's recipe: $W$ trained on task 1, then frozen.
+# - **Random W (control)**: the same, but $W$ is never trained: it keeps its random
+#   initialisation, and task 1 is learned as member 0 with $W$ frozen like every other task.
+# - **Fine-tuning**: one ordinary network keeps training all its weights on each task in turn.
+# - **Separate networks**: a new ordinary network per task (forgets nothing, costs the most).
+
 
 # %%
-def learn_new_task(model, t):
-    lifelong.add_member(model, rngs)
-    new = lifelong.member(model, t)
-    bel.fit(new, *train_tasks[t], steps=STEPS, learning_rate=LEARNING_RATE)
-    lifelong.set_member(model, t, new)
+def be_model(seed, init="random_sign"):
+    """A one-member BatchEnsemble MLP; with init="normal" r and s start from N(1, 0.5²)."""
+    return bel.batchensemble(
+        bel.mlp(64, 2, hidden=HIDDEN, rngs=seed), 1, rngs=seed + 100, init=init
+    )
+
+
+def lifelong_run(seed, train_first=True, init="random_sign"):
+    model = be_model(seed, init)
+    return lifelong.learn_tasks(
+        model, train, test, rngs=seed + 200, train_first=train_first, init=init, **budget
+    )
 
 
 # %%
-acc_lifelong = [lifelong.task_accuracies(task0_model, test_tasks)]
-acc_lifelong.append(lifelong.task_accuracies(model, test_tasks))
-for t in range(2, len(ANGLES)):
-    before = [nnx.state(lifelong.member(model, k)) for k in range(t)]
-    learn_new_task(model, t)
-    after = [nnx.state(lifelong.member(model, k)) for k in range(t)]
-    assert all(jax.tree.leaves(jax.tree.map(jnp.array_equal, before, after)))
-    acc_lifelong.append(lifelong.task_accuracies(model, test_tasks))
-acc_lifelong = np.array(acc_lifelong)
-print(f"{lifelong.num_members(model)} members; earlier members bit-identical after every task")
+budget = dict(steps=STEPS, learning_rate=LEARNING_RATE)
+acc = {
+    "BatchEnsemble": [lifelong_run(seed) for seed in SEEDS],
+    "random W": [lifelong_run(seed, train_first=False) for seed in SEEDS],
+    "fine-tuning": [
+        lifelong.finetune_tasks(bel.mlp(64, 2, hidden=HIDDEN, rngs=seed), train, test, **budget)
+        for seed in SEEDS
+    ],
+}
 
 # %% [markdown]
-# ## The baseline: keep fine-tuning one network
-#
-# The obvious alternative starts from the *same* task-0 network and simply trains all of it on
-# each new task in turn, with the same number of steps. It has no extra parameters, and nothing
-# stops it from overwriting what the earlier tasks needed.
+# A separate network per task is trained once per task; it never sees another task, so its
+# accuracy on task $t$ is the same in every row from $t$ on.
 
 # %%
-def tasks_seen_so_far(t):
-    """Member 0 (the only one) answers tasks 0..t; later tasks are left as nan."""
-    return [0] * (t + 1) + [None] * (len(ANGLES) - t - 1)
-
-
-finetuned = nnx.clone(task0_model)
-acc_finetune = [lifelong.task_accuracies(finetuned, test_tasks, tasks_seen_so_far(0))]
-for t in range(1, len(ANGLES)):
-    bel.fit(finetuned, *train_tasks[t], steps=STEPS, learning_rate=LEARNING_RATE)
-    acc_finetune.append(lifelong.task_accuracies(finetuned, test_tasks, tasks_seen_so_far(t)))
-acc_finetune = np.array(acc_finetune)
+separate = []
+for seed in SEEDS:
+    nets = [bel.mlp(64, 2, hidden=HIDDEN, rngs=100 * seed + t) for t in range(len(tasks))]
+    for net, (x, y) in zip(nets, train, strict=True):
+        bel.fit(net, x, y, **budget)
+    final = np.array([lifelong.task_accuracies(n, [t])[0] for n, t in zip(nets, test, strict=True)])
+    separate.append(final)
+acc = {name: np.array(matrices) for name, matrices in acc.items()}  # [seeds, time, task]
+final = {name: matrices[:, -1] for name, matrices in acc.items()}
+final["separate networks"] = np.array(separate)  # [seeds, task]: accuracy at the end
 
 # %% [markdown]
-# Both matrices side by side. Read a *column* downwards to follow one task over time; the diagonal
-# is the accuracy right after learning a task. Tasks not learned yet are left blank on both sides.
+# First the matrices of seed 0. Read a *column* downwards to follow one task over time; the
+# diagonal is the accuracy right after learning a task; tasks not learned yet are blank.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-lifelong_plots.accuracy_matrix(
-    acc_lifelong, axes[0], title="frozen W + one member per task", task_labels=NAMES
+fig = style.figure(9, 3.3)
+for ax, name in zip(fig.subplots(1, 3), ["BatchEnsemble", "random W", "fine-tuning"], strict=True):
+    lifelong_plots.accuracy_matrix(acc[name][0], ax, title=name, task_labels=SHORT)
+    ax.set_xlabel("accuracy on task")
+display(fig)
+
+# %% [markdown]
+# In both BatchEnsemble matrices every column keeps its value from the moment its task is learned
+# to the end: the earlier members are never written, so their accuracy cannot move. Fine-tuning
+# (right) learns each task as well when it comes, then loses the earlier ones: below the
+# diagonal its columns drop under their diagonal values.
+
+# %%
+print("average forgetting: accuracy right after learning a task minus at the end, tasks 1-4")
+for name in ["BatchEnsemble", "random W", "fine-tuning"]:
+    drops = [np.diag(m)[:-1] - m[-1, :-1] for m in acc[name]]  # per seed
+    print(f"  {name:13} {np.mean(drops):6.3f}  (per seed: {np.round(np.mean(drops, 1), 3)})")
+
+# %% [markdown]
+# ## 5. Does the W from task 1 matter? The control
+#
+# If the frozen $W$ carried what task 1 taught it into the later tasks, the BatchEnsemble members
+# should beat members that sit on a random $W$. Below: the accuracy of every method on every task
+# *at the end* of the sequence, one dot per seed, with the mean ± one standard deviation.
+
+# %%
+fig = grouped_seed_dots(
+    {task: {name: values[:, t] for name, values in final.items()} for t, task in enumerate(NAMES)},
+    ylabel="test accuracy after all five tasks",
+    reference=0.5,
+    reference_label="chance",
 )
-lifelong_plots.accuracy_matrix(
-    acc_finetune, axes[1], title="fine-tuning one network", task_labels=NAMES
-)
-fig.tight_layout()
-
-# %% [markdown]
-# On the left, every column keeps its value from the moment its task is learned to the end: the
-# earlier members are never written, so their accuracy cannot move. On the right, each new rotation
-# erodes the earlier tasks, the more the further it is rotated from them; by the end the network is
-# far *below* chance (0.5) on the 0° task, because the 180° task asks for nearly the opposite
-# labels.
+fig.set_size_inches(9, 3.6)
+display(fig)
 
 # %%
-print("right after learning each task, lifelong:   ", np.diag(acc_lifelong).round(3))
-print("right after learning each task, fine-tuning:", np.diag(acc_finetune).round(3))
-print("at the end, lifelong:                       ", acc_lifelong[-1].round(3))
-print("at the end, fine-tuning:                    ", acc_finetune[-1].round(3))
-
-# %% [markdown]
-# The first two lines are the diagonals: a new member, which can only rescale the rows and columns
-# of the frozen `W` and shift its biases, learned each rotation about as well as fine-tuning the
-# whole network did. The last two lines are the bottom rows of the matrices.
-#
-# *Try this:* remove `init="random_sign"` where the model is built (members then start from
-# `r, s ~ N(1, 0.5²)`) and rerun with a few different seeds in `nnx.Rngs(2)`. Do the new members
-# always reach the same accuracy in the same number of steps?
-
-# %% [markdown]
-# ## What each approach has learned, seen as decision maps
-#
-# Top row: member `t` of the lifelong model on task `t`. Bottom row: the fine-tuned network after
-# the last task, on every task. Colour is the predicted probability of class 1; the dots are the
-# test points, coloured by their true class.
-
-# %%
-members = [lifelong.member(model, t) for t in range(len(ANGLES))]
-fig = lifelong_plots.task_maps(
-    test_tasks, {"lifelong\n(member t)": members, "fine-tuned\n(after 180°)": finetuned},
-    titles=NAMES,
+print("mean test accuracy at the end, over tasks and seeds (± std over seeds)")
+for name, values in final.items():
+    per_seed = values.mean(1)
+    print(f"  {name:17} {per_seed.mean():.3f} ± {per_seed.std():.3f}")
+be_minus_random = final["BatchEnsemble"][:, 1:] - final["random W"][:, 1:]
+print(
+    f"BatchEnsemble - random W on tasks 2-5: {be_minus_random.mean():+.3f} "
+    f"(per seed {np.round(be_minus_random.mean(1), 3)})"
 )
 
 # %% [markdown]
-# Each member draws its own boundary along its own rotated moons. The fine-tuned network has only
-# one boundary left, the one for 180°: right on the last task, and on the 0° task it puts each moon
-# on the wrong side.
+# Fine-tuning ends near the top on the last task only. The BatchEnsemble members and the
+# separate networks keep every task. And the control lands with BatchEnsemble: on tasks 2–5 the
+# members on a never-trained random $W$ are about as accurate as the members on the $W$ from
+# task 1 (the last printed line gives the difference per seed). **On these tasks the first task's
+# $W$ is not what makes the recipe work.**
+#
+# Why? Look at the first layer of a member: hidden unit $j$ computes
+# $\mathrm{relu}\big(s_j \sum_i x_i\, r_i W_{ij} + b_j\big)$. Because $r$ scales every pixel
+# separately, the member can turn the fixed column $W_{:j}$ into almost any direction
+# $r \circ W_{:j}$ in pixel space, even when $W$ is random; the last layer's $r$ then weighs the
+# hidden units freely. So a member can at least draw a linear boundary in pixel space, and a
+# pair of digits is almost linearly separable. A linear model (one `nnx.Linear` per task, the
+# same budget) measures how far that alone goes:
+
+# %%
+linear = []
+for t, ((x, y), test_t) in enumerate(zip(train, test, strict=True)):
+    net = bel.mlp(64, 2, hidden=(), rngs=t)  # no hidden layer: logistic regression
+    bel.fit(net, x, y, **budget)
+    linear.append(lifelong.task_accuracies(net, [test_t])[0])
+print("linear model per task:", np.round(linear, 3), f"mean {np.mean(linear):.3f}")
 
 # %% [markdown]
-# ## What a new task costs
+# A linear boundary per task does about as well as the networks here (compare its mean with the
+# separate networks' above): the pairs are almost linearly separable, so there is little for a
+# trained $W$ to add. The paper's Split-CIFAR-100 and Split-ImageNet are natural images learned
+# by deep convolutional networks, whose first layer's $r$ scales 3 colour channels, not every
+# pixel; whether the first task's features carry the later tasks there is what a random-$W$
+# control would test. On the digits, what the recipe does deliver is the rest: **no forgetting,
+# at a fraction of the cost** (section 7).
+
+# %% [markdown]
+# ## 6. Random signs or a Gaussian for new members?
 #
-# A new member adds `in + out` (for `r` and `s`) plus `out` (its bias) per layer. For
-# `2 → 64 → 64 → 2` that is `(2+64+64) + (64+64+64) + (64+2+2)`. The alternative that does not
-# forget either is a separate network per task. Both numbers below are counted from the models'
-# state, not from the formula.
+# Appendix B of the paper initialises $r$ and $s$ with random signs (±1); bel's default draws them
+# from $\mathcal{N}(1, 0.5^2)$, and every run above used random signs. Does the choice change how
+# well a new member learns within the same budget? Rerun the BatchEnsemble recipe with Gaussian
+# factors (for the model and every added member) and look at the new members (tasks 2–5, all
+# seeds) right after their task: how many end below 0.95 test accuracy?
+
+# %%
+gaussian = np.array([lifelong_run(seed, init="normal") for seed in SEEDS])
+new_members = {
+    name: np.array([np.diag(m)[1:] for m in matrices])  # [seeds, tasks 2-5]
+    for name, matrices in [("random signs", acc["BatchEnsemble"]), ("N(1, 0.5²)", gaussian)]
+}
+for name, values in new_members.items():
+    low = int((values < 0.95).sum())
+    print(
+        f"{name:13} below 0.95: {low:2d} of {values.size}; mean {values.mean():.3f}, "
+        f"lowest {values.min():.3f}"
+    )
+
+# %% [markdown]
+# Within the same budget the Gaussian members end lower: more of them stay below 0.95, and the
+# worst one is clearly worse (compare the two printed lines). A plausible reason, not tested
+# here: a Gaussian member starts with every $r_i$ and $s_j$ near 1, so it starts out computing
+# nearly the features of $W$ as they are, and its fast weights move at half of $W$'s learning
+# rate (`bel.fit`'s `fast_lr_multiplier`); a random-sign member starts from many sign-flipped
+# features at once. Whatever the reason, for new members here random signs are the better start
+# by the measure above.
+
+# %% [markdown]
+# ## 7. What a new task costs
+#
+# A new member adds $d_{in} + d_{out}$ (for $r$ and $s$) plus $d_{out}$ (its bias) per layer. For
+# $64 \to 32 \to 32 \to 2$ that is $(64+32+32) + (32+32+32) + (32+2+2)$. The alternative that
+# does not forget either is a separate network per task. Both numbers below are counted from the
+# models' state, not from the formula.
 
 # %%
 cost = lifelong.parameter_cost(model)
-separate = bel.compare.parameter_count(bel.mlp(2, 2, hidden=(64, 64), rngs=0))
+separate_size = bel.compare.parameter_count(bel.mlp(64, 2, hidden=HIDDEN, rngs=0))
 print(f"shared kernels W (paid once):  {cost['shared']}")
 print(f"one more task, lifelong:       {cost['per_task']}")
-print(f"one more task, separate model: {separate}")
-print(f"a new task costs {cost['per_task'] / separate:.1%} of a separate model")
+print(f"one more task, separate model: {separate_size}")
+print(f"a new task costs {cost['per_task'] / separate_size:.1%} of a separate network")
 
 # %%
 tasks_seen = np.arange(1, 21)
-fig, ax = plt.subplots(figsize=(5, 3))
-ax.plot(tasks_seen, tasks_seen * separate, "o-", ms=3, label="a separate network per task")
-lifelong_total = cost["shared"] + tasks_seen * cost["per_task"]
-ax.plot(tasks_seen, lifelong_total, "o-", ms=3, label="shared W + one member per task")
-ax.axhline(separate, color="grey", ls="--", label="one fine-tuned network (forgets)")
+be_total = cost["shared"] + tasks_seen * cost["per_task"]
+totals = {  # parameters after n tasks, and the house colour of each line
+    "a network per task": (tasks_seen * separate_size, style.OKABE_ITO[3]),
+    "shared W + one member per task": (be_total, style.MODEL_COLORS["BatchEnsemble"]),
+}
+ax = style.figure(6, 3.2).subplots()
+for label, (total, color) in totals.items():
+    ax.plot(tasks_seen, total, "o-", color=color, label=label)
+ax.axhline(separate_size, color="grey", ls="--", label="one fine-tuned network (forgets)")
 ax.set(xlabel="number of tasks", ylabel="parameters", xticks=[1, 5, 10, 15, 20])
-ax.legend(fontsize=8)
-fig.tight_layout()
-print("tasks   lifelong   separate networks")
+ax.legend()
+display(ax.figure)
 for n in (1, 5, 20):
-    print(f"{n:5d} {lifelong_total[n - 1]:10d} {n * separate:19d}")
+    print(f"{n:2d} tasks: " + ", ".join(f"{k} {v[n - 1]}" for k, (v, _) in totals.items()))
 
 # %% [markdown]
 # Separate networks grow by a whole network per task; the lifelong model by a sliver, so its line
-# is almost flat. With a single task it is even slightly larger than one plain network (it carries
-# `r` and `s` on top of `W`), but a few tasks later it is a fraction of the separate networks (see
-# the counts printed above the figure).
+# is almost flat. With a single task it is slightly larger than one plain network (it carries
+# $r$ and $s$ on top of $W$), but a few tasks later it is a fraction of the separate networks (the
+# printed counts).
 
 # %% [markdown]
 # ## What this does not give you
 #
 # - **Task identity at test time.** Each task is answered by *its* member; the model has to be told
 #   which task an input belongs to. The paper makes the same assumption.
-# - **A good W for every future task.** `W` is learned on task 0 only. The new members can only
-#   rescale its rows and columns (`W ∘ r sᵀ`) and shift the biases, so a task that needs features
-#   `W` never learned can be learned less well than by a network of its own.
+# - **Transfer from the first task, here.** Section 5: on the digit pairs a random $W$ serves the
+#   new members as well as the $W$ from task 1. The recipe's guarantee is no forgetting, not that
+#   $W$ helps later tasks.
 # - **Constant memory.** The model still grows by one member per task, just slowly.
 
 # %% [markdown]
 # ## Exercises
 #
 # Each exercise cell runs as it is and its check says "not yet" until you fill it in; then the
-# check says "correct" or explains what is off. The solutions are in `notebooks/solutions/`: to
-# see one, type `%load solutions/05_ex1_cost.py` (or `05_ex2_new_task.py`,
-# `05_ex3_forgetting.py`) into an empty cell and run it.
+# check says "correct" or explains what is off, as often as you re-run it. The solutions are in
+# `notebooks/solutions/`: to see one, type `%load solutions/05_ex1_cost.py` (or
+# `05_ex2_new_task.py`, `05_ex3_forgetting.py`) into an empty cell and run it.
 #
 # **Exercise 1 — the cost of a task by hand.** A lifelong BatchEnsemble network
-# `3 → 32 → 32 → 4` with biases: how many parameters does one more task add? Write the formula as
-# Python arithmetic (not a count from the model).
+# $3 \to 32 \to 32 \to 4$ with biases: how many parameters does one more task add? Write the
+# formula as Python arithmetic (not a count from the model).
 
 # %%
 my_cost = None  # replace None with your arithmetic, e.g. (3 + 32 + 32) + ...
@@ -299,30 +403,37 @@ else:
     print(f"not quite: you have {my_cost}; check each layer's in + out + out once more")
 
 # %% [markdown]
-# **Exercise 2 — one more task.** Add a sixth task: the un-rotated moons with the two labels
-# swapped (`1 - y`). Learn it as member 5 with the four steps above, and store the one-member model
-# you trained in `member5`. Does any earlier task's accuracy change?
+# **Exercise 2 — one more task.** Add a sixth task, 3 vs 5 (`sixth` below), to a copy of the
+# walk-through model of sections 2–3 (it has 2 members; the copy gets a third). Learn it with
+# the four steps of section 3 and store the one-member model you trained in `new_member`. Does
+# any earlier task's accuracy change? (The copy is made afresh every time you run the cell.)
 
 # %%
-swapped_train = (train_tasks[0][0], 1 - train_tasks[0][1])
-swapped_test = (test_tasks[0][0], 1 - test_tasks[0][1])
-member5 = None  # your code: add_member, member, fit, set_member
+sixth = bel.data.digit_tasks([(3, 5)], seed=0)[0]
+extended = nnx.clone(model)  # a fresh copy of the 2-member model at every run
+new_member = None  # your code: add_member(extended, ...), member, bel.fit, set_member
 
 # %%
-if member5 is None:
-    print("not yet — hint: lifelong.add_member(model, rngs), then lifelong.member(model, 5) ...")
+before = lifelong.task_accuracies(model, test[:2])
+if new_member is None:
+    print("not yet — hint: lifelong.add_member(extended, rngs), then lifelong.member(extended, 2)")
+elif bel.num_members(extended) != 3:
+    print(f"not quite: the copy should have 3 members, it has {bel.num_members(extended)}")
 else:
-    acc_new = lifelong.task_accuracies(model, [*test_tasks, swapped_test])
-    assert lifelong.num_members(model) == 6, "the model should have 6 members now"
-    assert np.array_equal(acc_new[:5], acc_lifelong[-1]), "an earlier task's accuracy changed"
-    assert acc_new[5] > 0.9, f"member 5 reaches only {acc_new[5]:.3f} on the swapped task"
-    print(f"correct: {acc_new[5]:.3f} on the new task, earlier tasks exactly as before")
+    after = lifelong.task_accuracies(extended, [*test[:2], sixth.test])
+    if not np.array_equal(after[:2], before):
+        print(f"not quite: the earlier tasks changed from {before} to {after[:2]}")
+    elif after[2] < 0.9:
+        print(f"not quite: the new member reaches only {after[2]:.3f} on 3 vs 5")
+    else:
+        print(f"correct: {after[2]:.3f} on 3 vs 5, earlier tasks exactly as before")
 
 # %% [markdown]
-# **Exercise 3 — measuring forgetting.** A common summary of an accuracy matrix `acc` with `T`
-# tasks is the *average forgetting*: for every task but the last, how much its accuracy dropped
-# from right after it was learned (`acc[j, j]`) to the end (`acc[T-1, j]`), averaged over those
-# `T-1` tasks. Write `forgetting(acc)`.
+# **Exercise 3 — measuring forgetting.** Section 4 printed the *average forgetting*: for every
+# task but the last, how much its accuracy dropped from right after it was learned
+# (`acc[j, j]`) to the end (`acc[T-1, j]`), averaged over those $T-1$ tasks. Write
+# `forgetting(acc)` for one matrix.
+
 
 # %%
 def forgetting(acc):
@@ -335,8 +446,37 @@ answer = forgetting(toy)
 if answer is None:
     print("not yet — hint: compare the diagonal with the last row, for j < T-1")
 elif np.isclose(answer, ((0.9 - 0.5) + (1.0 - 0.8)) / 2):
-    print("correct on a toy matrix; on ours:")
-    print(f"  lifelong:    {forgetting(acc_lifelong):.3f}")
-    print(f"  fine-tuning: {forgetting(acc_finetune):.3f}")
+    print("correct on a toy matrix; on seed 0:")
+    for name in ["BatchEnsemble", "fine-tuning"]:
+        print(f"  {name:13} {forgetting(acc[name][0]):.3f}")
 else:
     print(f"not quite: forgetting(toy) should be 0.3, got {answer}")
+
+# %% [markdown]
+# ## Summary
+#
+# - The recipe: train everything on task 1; for each later task add one member, train only its
+#   $r$, $s$ and bias against the frozen $W$ (frozen by type), and write it back. Earlier members
+#   stay bit-identical, so nothing is forgotten: the accuracy matrices' columns never move.
+# - Fine-tuning one network learns each task as well when it comes and then forgets the earlier
+#   ones.
+# - The random-$W$ control: on five digit pairs, members on a never-trained $W$ do about as well
+#   as members on the $W$ from task 1. A member's fast weights alone can draw a nearly linear
+#   boundary, which is enough here; transfer through $W$ has to be shown on harder tasks.
+# - With the same budget, new members started from random signs ended more accurate than members
+#   started from $\mathcal{N}(1, 0.5^2)$ (section 6).
+# - A new task costs a small fraction of a separate network.
+#
+# ## References
+#
+# - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715)
+#   (lifelong learning: abstract and Section 4; random-sign initialisation: Appendix B).
+# - A. A. Rusu et al. *Progressive Neural Networks.* 2016.
+#   [arXiv:1606.04671](https://arxiv.org/abs/1606.04671) (the baseline the paper compares with).
+# - F. Zenke, B. Poole, S. Ganguli. *Continual Learning Through Synaptic Intelligence.* ICML 2017.
+#   [arXiv:1703.04200](https://arxiv.org/abs/1703.04200) (split MNIST: digit pairs as tasks).
+# - scikit-learn's [digits data set](https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html).
+#
+# **Next:** [06 · Digits under shift](06_digits_under_shift.ipynb): BatchEnsemble, a single
+# network and a naive ensemble on real images, as the inputs drift away from the training data.

@@ -21,6 +21,9 @@ def test_accuracy_matrix_annotates_finite_cells_and_masks_nan():
     assert [t.get_text() for t in ax.texts] == ["0.90", "0.80", "0.70", "0.10", "0.60", "1.00"]
     image = ax.images[0].get_array()
     assert image.mask[0, 1] and not image.mask[1, 0]
+    assert ax.images[0].get_cmap().name == "viridis"  # style.SEQUENTIAL: no red-green map
+    ink = {t.get_text(): t.get_color() for t in ax.texts}
+    assert ink["0.10"] == "white" and ink["1.00"] == "black"  # readable on dark and bright cells
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     plt.close("all")
 
@@ -46,3 +49,22 @@ def test_task_maps_one_panel_per_task_and_row():
     with pytest.raises(ValueError, match="at least one"):
         lp.task_maps([])
     plt.close("all")
+
+
+def test_task_examples_one_block_per_task_with_class_rows():
+    tasks = [t.train for t in bel.data.digit_tasks([(0, 1), (2, 3), (4, 5)])]
+    names = [("0", "1"), ("2", "3"), ("4", "5")]
+    fig = lp.task_examples(tasks, titles=["a", "b", "c"], class_names=names, per_class=2)
+    assert len(fig.axes) == 3 * 2 * 2
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels == ["0", "1", "2", "3", "4", "5"]
+    first = fig.axes[0].images[0].get_array()
+    x, y = tasks[0]
+    np.testing.assert_array_equal(first, x[y == 0][0].reshape(8, 8))
+    assert fig.dpi >= 100
+    with pytest.raises(ValueError, match="at least one"):
+        lp.task_examples([])
+    with pytest.raises(ValueError, match=r"titles needs one entry per task \(3\), got 1"):
+        lp.task_examples(tasks, titles=["a"])
+    with pytest.raises(ValueError, match=r"images \[N, 64\], got shape \(4, 2\)"):
+        lp.task_examples([(np.zeros((4, 2)), np.array([0, 1, 0, 1]))])

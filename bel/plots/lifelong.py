@@ -1,4 +1,4 @@
-"""Plots for lifelong learning: task × time accuracy matrices and per-task decision maps."""
+"""Plots for lifelong learning: task × time accuracy matrices, example images, decision maps."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bel.data import grid
-from bel.lifelong import _layers, num_members
+from bel.layers import num_members
+from bel.lifelong import _layers
+from bel.plots import style
 from bel.train import predict
 
-__all__ = ["accuracy_matrix", "task_maps"]
+__all__ = ["accuracy_matrix", "task_examples", "task_maps"]
 
 
 def accuracy_matrix(
@@ -29,8 +31,10 @@ def accuracy_matrix(
     """Heatmap of a task × time accuracy matrix, one annotated cell per entry.
 
     ``acc[i, j]`` is the accuracy on task ``j`` after training on task ``i`` (rows: time, columns:
-    tasks). NaN cells (a task not learned yet) are left blank. Colours run from 0 (red) to 1
-    (green) on every figure, so two matrices drawn side by side compare at a glance.
+    tasks). NaN cells (a task not learned yet) are left blank. Colours run from 0 (dark blue) to 1
+    (yellow) on the sequential, colour-blind-safe ``style.SEQUENTIAL`` map on every figure, so two
+    matrices drawn side by side compare at a glance; each number is written in black or white,
+    whichever reads on its cell.
 
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import numpy as np
@@ -47,12 +51,15 @@ def accuracy_matrix(
     if len(labels) != T:
         raise ValueError(f"task_labels needs one label per task ({T}), got {len(labels)}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(0.7 * T + 1.5, 0.6 * T_time + 1.2))
-    ax.imshow(np.ma.masked_invalid(acc), cmap="RdYlGn", vmin=0.0, vmax=1.0)
+        ax = style.figure(0.8 * T + 1.8, 0.6 * T_time + 1.2).subplots()
+    cmap = plt.get_cmap(style.SEQUENTIAL)
+    ax.imshow(np.ma.masked_invalid(acc), cmap=cmap, vmin=0.0, vmax=1.0)
     for i in range(T_time):
         for j in range(T):
             if np.isfinite(acc[i, j]):
-                ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=8)
+                r, g, b, _ = cmap(acc[i, j])
+                ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+                ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", color=ink)
     ax.set_xticks(range(T), labels)
     ax.set_yticks(range(T_time), [f"after {labels[i]}" if i < T else str(i) for i in range(T_time)])
     ax.set_xlabel("accuracy on task")
@@ -60,6 +67,64 @@ def accuracy_matrix(
     if title:
         ax.set_title(title)
     return ax
+
+
+def task_examples(
+    tasks: Sequence[tuple[Any, Any]],
+    *,
+    titles: Sequence[str] | None = None,
+    class_names: Sequence[Sequence[str]] | None = None,
+    per_class: int = 3,
+    image_shape: tuple[int, int] = (8, 8),
+) -> Figure:
+    """A few training images of each class of each task: one block per task, one row per class.
+
+    ``tasks`` are ``(x [N, H·W], labels [N])`` pairs of two-class image tasks (e.g. the ``train``
+    of :func:`bel.data.digit_tasks`). Row ``c`` of a block shows the first ``per_class`` images of
+    label ``c``, in grey (dark = ink), labelled on the left with ``class_names[t][c]`` (without
+    ``class_names``, only the first block's rows are labelled, ``"label 0"`` and ``"label 1"``);
+    ``titles[t]`` names the block.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import bel, bel.plots.lifelong as lp
+    >>> tasks = [t.train for t in bel.data.digit_tasks([(0, 1), (2, 3)])]
+    >>> fig = lp.task_examples(tasks, titles=["0 vs 1", "2 vs 3"], per_class=2)
+    >>> len(fig.axes)
+    8
+    """
+    tasks = list(tasks)
+    T = len(tasks)
+    if T == 0:
+        raise ValueError("task_examples expects at least one (x, labels) task, got none")
+    for name, given in (("titles", titles), ("class_names", class_names)):
+        if given is not None and len(given) != T:
+            raise ValueError(f"{name} needs one entry per task ({T}), got {len(given)}")
+    size = image_shape[0] * image_shape[1]
+    width = min(style.MAX_WIDTH, 0.55 * T * per_class + 0.9)
+    side = (width - 0.9) / (T * per_class)  # inches per image
+    fig = style.figure(width, 2 * side * 1.15 + 0.45)
+    blocks = np.atleast_1d(
+        fig.subfigures(1, T, width_ratios=[per_class + 1.2] + [per_class] * (T - 1))
+    )
+    for t, ((x, y), block) in enumerate(zip(tasks, blocks, strict=True)):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 2 or x.shape[1] != size:
+            raise ValueError(f"task_examples expects images [N, {size}], got shape {x.shape}")
+        axes = block.subplots(2, per_class, squeeze=False)
+        for c in range(2):
+            chosen = x[y == c][:per_class]
+            for k, ax in enumerate(axes[c]):
+                if k < len(chosen):
+                    ax.imshow(chosen[k].reshape(image_shape), cmap="gray_r", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_frame_on(False)
+            if class_names is not None or t == 0:
+                name = class_names[t][c] if class_names is not None else f"label {c}"
+                axes[c, 0].set_ylabel(name, rotation=0, ha="right", va="center")
+        if titles is not None:
+            block.suptitle(titles[t])
+    return fig
 
 
 def _check_one_member(model: nnx.Module) -> None:
@@ -104,9 +169,8 @@ def task_maps(
         elif len(entry) != T:
             raise ValueError(f"row {label!r} needs one model per task ({T}), got {len(entry)}")
     points, (gx, gy) = grid(bounds, resolution)
-    fig, axes = plt.subplots(
-        len(named), T, figsize=(panel_size * T, panel_size * len(named)), squeeze=False
-    )
+    fig = style.figure(panel_size * T, panel_size * len(named))
+    axes = fig.subplots(len(named), T, squeeze=False)
     for i, (label, models) in enumerate(named.items()):
         for j, ((x, y), model) in enumerate(zip(tasks, models, strict=True)):
             ax = axes[i, j]
@@ -117,15 +181,14 @@ def task_maps(
                 ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="PuOr_r", alpha=0.45)
                 ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=0.8)
             x, y = np.asarray(x), np.asarray(y)
-            ax.scatter(x[:, 0], x[:, 1], c=y, cmap="PuOr_r", vmin=-0.2, vmax=1.2, s=5, lw=0)
+            ax.scatter(x[:, 0], x[:, 1], c=y, cmap="PuOr_r", vmin=-0.2, vmax=1.2, s=8, lw=0.3)
             ax.set_xlim(bounds[:2])
             ax.set_ylim(bounds[2:])
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_aspect("equal")
             if i == 0 and titles is not None:
-                ax.set_title(titles[j], fontsize=9)
+                ax.set_title(titles[j])
             if j == 0 and label:
-                ax.set_ylabel(label, fontsize=9)
-    fig.tight_layout()
+                ax.set_ylabel(label)
     return fig
