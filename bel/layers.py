@@ -31,6 +31,7 @@ __all__ = [
     "NaiveEnsembleConv",
     "ENSEMBLE_LAYERS",
     "num_members",
+    "member_weights",
     "tile",
     "untile",
     "INITS",
@@ -623,6 +624,29 @@ def num_members(model: Any) -> int:
             f"members, got {detail}"
         )
     return next(iter(found))
+
+
+def member_weights(model: Any) -> jax.Array:
+    """Every member's effective weights over all ensemble layers, one row per member: ``[E, P]``.
+
+    Row ``k`` concatenates, in tree order, every ensemble layer's ``effective_weights()[k]``
+    flattened (``W ∘ (r_k s_kᵀ)`` for BatchEnsemble, member k's own kernel for a naive ensemble):
+    the vector whose cosine similarity between members measures how alike they are in weight
+    space (:func:`bel.metrics.weight_cosine_similarity`).
+
+    >>> import bel
+    >>> model = bel.batchensemble(bel.mlp(2, 3, hidden=(4,), rngs=0), 5, rngs=1)
+    >>> bel.member_weights(model).shape            # 5 members, 2*4 + 4*3 weights each
+    (5, 20)
+    """
+    E = num_members(model)
+    layers = [m for _, m in nnx.iter_modules(model) if isinstance(m, ENSEMBLE_LAYERS)]
+    if not layers:
+        raise ValueError(
+            f"member_weights expects a model with ensemble layers, got a {type(model).__name__} "
+            f"with none (convert it with bel.batchensemble or bel.naive_ensemble first)"
+        )
+    return jnp.concatenate([layer.effective_weights().reshape(E, -1) for layer in layers], axis=1)
 
 
 def tile(x: jax.Array, num_members: int) -> jax.Array:

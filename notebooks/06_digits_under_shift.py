@@ -63,9 +63,7 @@ import time
 
 START, START_CPU = time.perf_counter(), time.process_time()  # the run time printed at the end
 
-import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 from IPython.display import Markdown, display
 
 import bel
@@ -201,14 +199,6 @@ print(f"(the last test set, {blocks[-1]}, is for exercise 2)")
 
 
 # %%
-def member_weights(model):
-    """Every member's effective weights, all layers flattened into one row per member: [E, P]."""
-    layers = [m for _, m in nnx.iter_modules(model) if hasattr(m, "effective_weights")]
-    weights = [m.effective_weights() for m in layers]  # [E, in, out] per layer
-    return jnp.concatenate([w.reshape(len(w), -1) for w in weights], axis=1)
-
-
-# %%
 ENSEMBLES = ["BatchEnsemble", "naive"]
 logits, start_logits, start_weights, trained = {}, {}, {}, {}
 fit_seconds = {name: [] for name in ENSEMBLES}
@@ -216,7 +206,7 @@ for name in ENSEMBLES:
     for seed in SEEDS:
         model = make(name, seed)
         start_logits[name, seed] = np.asarray(bel.predict(model, x_eval))
-        start_weights[name, seed] = member_weights(model)
+        start_weights[name, seed] = bel.member_weights(model)
         clock = time.perf_counter()
         bel.fit(model, digits.x_train, digits.y_train, steps=STEPS, learning_rate=LEARNING_RATE)
         fit_seconds[name].append(time.perf_counter() - clock)
@@ -534,7 +524,7 @@ def similarity(z, weights):
 
 
 # %%
-trained_weights = {(n, s): member_weights(trained[n, s]) for n in ENSEMBLES for s in SEEDS}
+trained_weights = {(n, s): bel.member_weights(trained[n, s]) for n in ENSEMBLES for s in SEEDS}
 alike = {}
 for name in ENSEMBLES:
     for when, z, w in [("at init", start_logits, start_weights),
@@ -613,7 +603,7 @@ for label, (options, multiplier, mask) in KNOBS.items():
         bel.fit(model, digits.x_train, digits.y_train, steps=STEPS, learning_rate=LEARNING_RATE,
                 fast_lr_multiplier=multiplier, member_mask=mask)
         k = E if mask is None else sum(mask)  # the members that were trained
-        z, w = np.asarray(bel.predict(model, x_eval))[:k], member_weights(model)[:k]
+        z, w = np.asarray(bel.predict(model, x_eval))[:k], bel.member_weights(model)[:k]
         knobs[label].append(similarity(z, w) | {"OOD AUROC": ood_auroc(z)})
 print(", ".join(f"{label}: {len(rows)} seeds" for label, rows in knobs.items()))  # fmt: skip
 

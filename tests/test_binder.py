@@ -33,13 +33,7 @@ BIN = Path(sys.executable).parent  # the environment the tests run in (.venv/bin
 VIEWERS = {"python": "Jupytext Notebook"}
 DOCMANAGER = "@jupyterlab/docmanager-extension:plugin"
 SETTINGS_FILE = Path(".jupyter", "labconfig", "default_setting_overrides.json")
-NOTEBOOKS = [
-    "01_effective_weights",
-    "02_batchensemble_vs_naive",
-    "03_diversity_explorer",
-    "04_sharding_members",
-    "05_lifelong_learning",
-]
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
 BINDER_LINK = re.compile(r"https://mybinder\.org/v2/gh/([^/\s]+/[^/\s]+)/HEAD\?labpath=([^)\s`]+)")
 PATTERN = "https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/NAME.ipynb"
 # PyPI name (canonical) -> conda-forge name, where they differ beyond "-" vs "_".

@@ -903,3 +903,17 @@ def test_no_pass_builds_the_members_full_weights(kind):
     assert full in _all_shapes(
         jax.make_jaxpr(lambda s: nnx.merge(graphdef, s).effective_weights())(state).jaxpr
     )
+
+
+def test_member_weights_concatenates_every_layers_effective_weights():
+    model = bel.batchensemble(bel.mlp(2, 3, hidden=(4,), rngs=0), 5, rngs=1)
+    rows = bel.member_weights(model)
+    first, second = (layer.effective_weights() for layer in model.layers[::2])
+    expected = np.concatenate([f64(first).reshape(5, -1), f64(second).reshape(5, -1)], axis=1)
+    np.testing.assert_allclose(f64(rows), expected, rtol=1e-6)
+    naive = bel.naive_ensemble(bel.mlp(2, 3, hidden=(4,), rngs=0), 2, rngs=1)
+    np.testing.assert_array_equal(
+        bel.member_weights(naive)[1][:8], naive.layers[0].kernel[1].ravel()
+    )
+    with pytest.raises(ValueError, match=r"member_weights expects a model with ensemble layers"):
+        bel.member_weights(bel.mlp(2, 3, rngs=0))
