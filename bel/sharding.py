@@ -28,7 +28,11 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from bel.layers import BatchEnsembleLinear, NaiveEnsembleLinear
+from bel.layers import (
+    BatchEnsembleConv,
+    BatchEnsembleLinear,
+    NaiveEnsembleLinear,
+)
 
 __all__ = [
     "MEMBER_AXIS_PARAMS",
@@ -49,6 +53,7 @@ COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "coll
 MEMBER_AXIS_PARAMS: dict[type, tuple[str, ...]] = {
     BatchEnsembleLinear: ("r", "s", "bias"),
     NaiveEnsembleLinear: ("kernel", "bias"),
+    BatchEnsembleConv: ("r", "s", "bias"),
 }
 
 
@@ -82,12 +87,14 @@ def _place(variable: nnx.Variable, mesh: Mesh, spec: tuple[Any, ...]) -> None:
 def shard_members(model: M, mesh: Mesh, axis: str = "members") -> M:
     """Shard every ensemble layer's member axis along ``mesh`` axis ``axis``; replicate the rest.
 
-    In each :class:`~bel.BatchEnsembleLinear`, ``r``, ``s`` and ``bias`` (shape ``[E, ...]``) get
-    ``PartitionSpec(axis)``: device ``d`` of the ``n`` along that axis holds members
-    ``[d*E/n, (d+1)*E/n)``. The shared kernel ``W``, and every other array in the model, is
-    replicated (``PartitionSpec()``). A :class:`~bel.NaiveEnsembleLinear` has its stacked kernels
-    and biases sharded the same way. The model is changed in place and returned, with the same
-    pytree structure as before: only the arrays move (their ``.sharding`` says where to).
+    In each :class:`~bel.BatchEnsembleLinear` (and :class:`~bel.BatchEnsembleConv`), ``r``, ``s``
+    and ``bias`` (shape ``[E, ...]``) get ``PartitionSpec(axis)``: device ``d`` of the ``n`` along
+    that axis holds members ``[d*E/n, (d+1)*E/n)``. The shared kernel ``W``, and every other array
+    in the model, is replicated (``PartitionSpec()``). A :class:`~bel.NaiveEnsembleLinear` has its
+    stacked kernels and biases sharded the same way (``NaiveEnsembleConv`` is not supported: it
+    slices its input per member, which an explicitly sharded batch refuses). The model is
+    changed in place and returned, with the same pytree structure as before: only the arrays move
+    (their ``.sharding`` says where to).
 
     Feed the model a member-major batch sharded along its rows (:func:`shard_batch`): each device
     then computes its own members' rows and the output stays sharded along ``axis``. The numbers
@@ -127,8 +134,8 @@ def shard_members(model: M, mesh: Mesh, axis: str = "members") -> M:
     if not layers:
         raise ValueError(
             "shard_members expects a model with at least one BatchEnsembleLinear or "
-            f"NaiveEnsembleLinear layer, got a {type(model).__name__} with none "
-            "(convert it first, e.g. with bel.batchensemble)"
+            "NaiveEnsembleLinear layer (or a BatchEnsembleConv), got a "
+            f"{type(model).__name__} with none (convert it first, e.g. with bel.batchensemble)"
         )
     for path, layer in layers:  # validate everything before moving anything
         if layer.num_members % size != 0:

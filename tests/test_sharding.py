@@ -150,11 +150,11 @@ def case_gradients_match_unsharded():
 def case_training_with_fit_matches_unsharded():
     x, y = bel.data.two_moons(64, seed=0)
     reference = be_model(4, 7, (2, 16, 2))
-    losses0 = bel.fit(reference, x, y, num_members=4, steps=30, learning_rate=1e-2)
+    losses0 = bel.fit(reference, x, y, steps=30, learning_rate=1e-2)
     mesh = jax.make_mesh((DEVICES,), ("members",))
     model = shard_members(be_model(4, 7, (2, 16, 2)), mesh)
     with jax.set_mesh(mesh):
-        losses1 = bel.fit(model, x, y, num_members=4, steps=30, learning_rate=1e-2)
+        losses1 = bel.fit(model, x, y, steps=30, learning_rate=1e-2)
     assert_close(losses1, losses0, "fit losses", atol=1e-5)
     assert_close(model.layers[0].r.get_value(), reference.layers[0].r.get_value(), "trained r")
     assert_rows_spread(model.layers[0].r.get_value(), DEVICES, "trained r")
@@ -269,6 +269,28 @@ def case_naive_ensemble_kernels_sharded():
     assert [s.data.shape for s in kernel.addressable_shards] == [(1, 3, 8)] * DEVICES
     x = jax.random.normal(jax.random.key(4), (4 * 5, 3))
     assert_close(forward(model, shard_batch(x, mesh)), forward(reference, x), "naive forward")
+
+
+def case_convolutional_members_shard_like_linear_ones():
+    def pool(x):
+        return x.mean(axis=(1, 2))
+
+    def cnn():
+        rngs = nnx.Rngs(0)
+        return nnx.Sequential(
+            nnx.Conv(2, 3, (3, 3), rngs=rngs), nnx.relu, pool, nnx.Linear(3, 2, rngs=rngs)
+        )
+
+    mesh = jax.make_mesh((DEVICES,), ("members",))
+    x = jax.random.normal(jax.random.key(5), (8 * 2, 5, 5, 2))
+    reference = bel.batchensemble(cnn(), 8, rngs=1)
+    model = shard_members(bel.batchensemble(cnn(), 8, rngs=1), mesh)
+    for name in ("r", "s", "bias"):
+        assert_rows_spread(getattr(model.layers[0], name).get_value(), DEVICES, f"conv {name}")
+    assert_replicated(model.layers[0].kernel.get_value(), DEVICES, "conv kernel")
+    y = forward(model, shard_batch(x, mesh))
+    assert_close(y, forward(reference, x), "conv forward")
+    assert_rows_spread(y, DEVICES, "conv output")
 
 
 def case_device_bytes_counts_shards():
