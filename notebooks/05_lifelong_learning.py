@@ -63,7 +63,7 @@ if importlib.util.find_spec("bel") is None:
 #
 # `bel.lifelong` holds the steps of the recipe and two loops over a task sequence
 # (`learn_tasks`, `finetune_tasks`); `bel.plots.lifelong` draws the figures. Every method gets
-# the same training budget: `STEPS` full-batch Adam steps per task at the same learning rate.
+# the same training `budget`: as many full-batch Adam steps per task, at the same learning rate.
 
 # %%
 # %matplotlib inline
@@ -79,7 +79,7 @@ import bel.plots.lifelong as lifelong_plots
 from bel.plots import grouped_seed_dots, style
 
 style.use()
-STEPS, LEARNING_RATE = 300, 1e-2  # the same budget for every task and every method
+budget = dict(steps=300, learning_rate=1e-2)  # the same for every task and every method
 HIDDEN, SEEDS = (32, 32), [0, 1, 2]
 
 # %% [markdown]
@@ -114,7 +114,7 @@ display(lifelong_plots.task_examples(train, titles=titles))
 
 # %%
 model = bel.batchensemble(bel.mlp(64, 2, hidden=HIDDEN, rngs=0), 1, rngs=1, init="random_sign")
-bel.fit(model, *train[0], steps=STEPS, learning_rate=LEARNING_RATE)
+bel.fit(model, *train[0], **budget)
 print(f"task 1 ({NAMES[0]}) test accuracy: {lifelong.task_accuracies(model, test[:1])[0]:.3f}")
 
 # %% [markdown]
@@ -145,7 +145,7 @@ print(f"frozen, shared with member 0: {frozen} (the kernels W)")
 
 # %%
 snapshot = nnx.state(lifelong.member(model, 0))  # member 0's rows and the frozen W, as arrays
-bel.fit(new, *train[1], steps=STEPS, learning_rate=LEARNING_RATE)
+bel.fit(new, *train[1], **budget)
 lifelong.set_member(model, 1, new)
 unchanged = jax.tree.map(jnp.array_equal, snapshot, nnx.state(lifelong.member(model, 0)))
 assert all(jax.tree.leaves(unchanged)), "member 0 or a shared kernel changed"
@@ -185,7 +185,6 @@ def lifelong_run(seed, train_first=True, init="random_sign"):
 
 
 # %%
-budget = dict(steps=STEPS, learning_rate=LEARNING_RATE)
 acc = {
     "BatchEnsemble": [lifelong_run(seed) for seed in SEEDS],
     "random W": [lifelong_run(seed, train_first=False) for seed in SEEDS],
@@ -205,8 +204,8 @@ for seed in SEEDS:
     nets = [bel.mlp(64, 2, hidden=HIDDEN, rngs=100 * seed + t) for t in range(len(tasks))]
     for net, (x, y) in zip(nets, train, strict=True):
         bel.fit(net, x, y, **budget)
-    final = np.array([lifelong.task_accuracies(n, [t])[0] for n, t in zip(nets, test, strict=True)])
-    separate.append(final)
+    scores = [lifelong.task_accuracies(net, [t])[0] for net, t in zip(nets, test, strict=True)]
+    separate.append(scores)
 acc = {name: np.array(matrices) for name, matrices in acc.items()}  # [seeds, time, task]
 final = {name: matrices[:, -1] for name, matrices in acc.items()}
 final["separate networks"] = np.array(separate)  # [seeds, task]: accuracy at the end
@@ -223,8 +222,9 @@ for ax, name in zip(fig.subplots(1, 3), ["BatchEnsemble", "random W", "fine-tuni
 display(fig)
 
 # %% [markdown]
-# In both BatchEnsemble matrices every column keeps its value from the moment its task is learned
-# to the end: the earlier members are never written, so their accuracy cannot move. Fine-tuning
+# In the two left matrices (both learn one member per task) every column keeps its value from the
+# moment its task is learned to the end: the earlier members are never written, so their accuracy
+# cannot move. Fine-tuning
 # (right) learns each task as well when it comes, then loses the earlier ones: below the
 # diagonal its columns drop under their diagonal values.
 

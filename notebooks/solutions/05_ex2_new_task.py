@@ -4,6 +4,6 @@ sixth = bel.data.digit_tasks([(3, 5)], seed=0)[0]
 extended = nnx.clone(model)  # a fresh copy of the 2-member model at every run
 lifelong.add_member(extended, nnx.Rngs(7), init="random_sign")
 new_member = lifelong.member(extended, 2)
-bel.fit(new_member, *sixth.train, steps=STEPS, learning_rate=LEARNING_RATE)
+bel.fit(new_member, *sixth.train, **budget)
 lifelong.set_member(extended, 2, new_member)
 # Earlier tasks cannot change: their members' rows and W were not written.
