@@ -396,9 +396,9 @@ display(fig)
 # In (a) the two lines start almost together at one member per device, with BatchEnsemble slightly
 # *above*, and then part: the naive ensemble's memory grows by a whole network per added member,
 # BatchEnsemble's by a few vectors. In (b) the ratio starts just below 1 (BatchEnsemble needs
-# more) and climbs with every doubling of $m$; the table gives the bytes. The price of (b) does
-# not grow with $m$: the all-reduce per step stays the size of $W$'s gradient (last printed line),
-# however many members share a device.
+# more) and climbs with every doubling of $m$; the table gives the bytes. The price of this
+# saving does not grow with $m$: the all-reduce per step stays the size of $W$'s gradient (last
+# printed line), however many members share a device.
 #
 # So: sharding buys **parallel computation**; BatchEnsemble's **memory** advantage comes from
 # members *sharing* a device, and sharding one member per device gives it up and adds an
@@ -446,7 +446,7 @@ display(fig)
 #   visible to one process: printing or saving it needs
 #   `jax.experimental.multihost_utils.process_allgather`, and usually only process 0 writes files.
 # - *Communication*: the all-reduce of section 4 now crosses the network between hosts, so the
-#   price measured in section 5 (b) is paid in network time at every step.
+#   bytes measured there are paid in network time at every step.
 #
 # **What does not change.** The model code, `bel.batchensemble`, `shard_members`, every
 # `PartitionSpec`, the jitted training step, and the numbers it computes. `shard_members` places
@@ -489,8 +489,7 @@ else:
 # **Exercise 2 (bytes per device, from the shapes).** Write down how many bytes device 0 holds
 # for the MLP 2 → 32 → 32 → 2 (float32) with `m` members per device, for BatchEnsemble and for
 # the naive ensemble. Count from the shapes (the formula of section 5), not with `device_bytes`;
-# the check compares with what section 5 measured for every `m`, and then tells you from which
-# `m` on BatchEnsemble stores less.
+# the check compares with what section 5 measured for every `m`.
 
 
 # %%
