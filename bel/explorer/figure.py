@@ -395,7 +395,15 @@ class ExplorerFigure:
         with _house():
             self._update(task, shown, members, layer, numbers, title)
 
-    def _update(self, task, shown, members, layer, numbers, title) -> None:
+    def _update(
+        self,
+        task: Task,
+        shown: Evaluation,
+        members: int,
+        layer: int,
+        numbers: tuple[dict[str, float], dict[str, float] | None],
+        title: str,
+    ) -> None:
         artists = self._show_task(task)
         weights = shown.effective_weights[layer][:members]
         finite = np.abs(weights[np.isfinite(weights)])
