@@ -125,23 +125,23 @@ def _check_member_major(
         )
 
 
-def _member_keys(key: jax.Array, num_members: int) -> jax.Array:
-    """One key per member, ``fold_in(key, k)``: member k's draw does not depend on E."""
-    return jax.vmap(lambda k: jax.random.fold_in(key, k))(jnp.arange(num_members))
+# The initialisers draw member k from fold_in(key, k), one compiled program per row shape, called
+# once per member: member k's draw does not depend on E, and a new member count compiles nothing
+# new (eagerly, each of a draw's dozen small ops would compile on its own: seconds of a notebook).
+@partial(jax.jit, static_argnames=("size", "init", "dtype"))
+def _draw_row(key: jax.Array, k: int, size: int, init: str, mean: Any, std: Any, dtype: Any):
+    key = jax.random.fold_in(key, k)
+    if init == "random_sign":
+        return jax.random.rademacher(key, (size,), dtype=dtype)
+    return (mean + std * jax.random.normal(key, (size,))).astype(dtype)
 
 
-# Initialisers run as one compiled program per shape (eagerly, each of their dozen small ops
-# would compile on its own: seconds of a notebook's run time on 2 cores).
-@partial(jax.jit, static_argnames=("num_members", "size", "init", "dtype"))
 def _draw_factors(
     key: jax.Array, num_members: int, size: int, init: str, mean: Any, std: Any, dtype: Any
 ) -> jax.Array:
-    """``[num_members, size]`` factors; row k is drawn from its own key (a prefix of E+1 is E)."""
-    keys = _member_keys(key, num_members)
-    if init == "random_sign":
-        return jax.vmap(lambda k: jax.random.rademacher(k, (size,), dtype=dtype))(keys)
-    z = jax.vmap(lambda k: jax.random.normal(k, (size,)))(keys)
-    return (mean + std * z).astype(dtype)
+    """``[num_members, size]`` factors; row k is drawn from ``fold_in(key, k)``."""
+    rows = [_draw_row(key, k, size, init, mean, std, dtype) for k in range(num_members)]
+    return jnp.stack(rows)
 
 
 @partial(jax.jit, static_argnames=("shape", "dtype"))
@@ -149,11 +149,11 @@ def _fresh_kernel(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Arr
     return _default_kernel_init(key, shape, dtype)
 
 
-@partial(jax.jit, static_argnames=("num_members", "shape", "dtype"))
 def _member_kernels(key: jax.Array, num_members: int, shape: tuple[int, ...], dtype: Any):
     """``num_members`` independent lecun-normal kernels, member k from ``fold_in(key, k)``."""
-    keys = _member_keys(key, num_members)
-    return jax.vmap(lambda k: _default_kernel_init(k, shape, dtype))(keys)
+    return jnp.stack(
+        [_fresh_kernel(jax.random.fold_in(key, k), shape, dtype) for k in range(num_members)]
+    )
 
 
 def _blockwise(y: jax.Array, factors: jax.Array, num_members: int, op: str = "mul") -> jax.Array:
