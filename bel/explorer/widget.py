@@ -205,13 +205,28 @@ class DiversityExplorer:
         self._guarded(self._refresh)
 
     def _prepare(self, progress: Progress | None) -> None:
-        """Compile every program and draw every task's picture once, before the first touch.
+        """Compile the shown task's programs and draw it once; compile the other in the background.
 
-        The compilations run two at a time (XLA compiles outside Python's lock), then each task's
-        picture is drawn once (matplotlib, in this thread).
+        The compilations run two at a time (XLA compiles outside Python's lock). The panel is
+        usable as soon as the shown task is ready; the other task compiles on a background thread
+        while the learner reads, and a switch to it before that has finished waits for it (with a
+        message). :meth:`wait_ready` waits for everything.
         """
-        jobs = [(name, job) for name in TASKS for job in model.warm_up_jobs(model.make_task(name))]
-        total, done = len(jobs) + len(TASKS), 0
+        first = self.controls["task"].value
+        self._ready = {name: threading.Event() for name in TASKS}
+        self._warm(first, progress)
+        others = [name for name in TASKS if name != first]
+        # Not a daemon: the interpreter waits for it at exit (killing XLA mid-compile aborts).
+        self._background = threading.Thread(
+            target=lambda: [self._warm(name, None, draw=False) for name in others]
+        )
+        self._background.start()
+
+    def _warm(self, name: str, progress: Progress | None, draw: bool = True) -> None:
+        """Compile every program of task ``name`` (and draw its picture once, with ``draw``)."""
+        task = model.make_task(name)
+        jobs = model.warm_up_jobs(task)
+        total, done = len(jobs) + 1, 0
 
         def step(text: str) -> None:
             if progress is not None:
@@ -219,21 +234,24 @@ class DiversityExplorer:
 
         step("compiling the explorer's programs (once) …")
         with ThreadPoolExecutor(2) as pool:
-            futures = {pool.submit(job): name for name, job in jobs}
-            for future in as_completed(futures):
+            for future in as_completed([pool.submit(job) for job in jobs]):
                 future.result()
                 done += 1
                 step(f"compiling the explorer's programs (once): {done} of {len(jobs)} …")
         start = self.settings
-        for name in sorted(TASKS, key=lambda name: name == self.controls["task"].value):
-            task = model.make_task(name)
-            evaluation = model.evaluate(task, model.build(task, start))
+        evaluation = model.evaluate(task, model.build(task, start))
+        self._ready[name].set()
+        if draw:
             numbers = evaluation.numbers(start.members)
             self._figure.update(task, evaluation, start.members, 1, (numbers, numbers), "")
             self._figure.render()
-            done += 1
-            step(f"drew the {name} task once …")
+        done += 1
         step("ready")
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until every task's programs are compiled; True when they are."""
+        self._background.join(timeout)
+        return not self._background.is_alive()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """``display(explorer)``: the live panel, with the current picture as a static fallback.
@@ -441,6 +459,9 @@ class DiversityExplorer:
         if key != self._key:
             self._key = self._slots = self._init = None
             self._forget_training()
+            if not self._ready[task.name].is_set():
+                self._say(f"Preparing the {task.name} task (compiling once, a few seconds) …")
+                self._ready[task.name].wait()
             self._slots = model.build(task, settings)
             self._init = model.evaluate(task, self._slots)
             self._key = key

@@ -322,10 +322,19 @@ def test_bad_arguments_are_rejected(options, match):
         DiversityExplorer(**options)
 
 
+def test_a_task_switch_before_the_background_warm_up_ends_waits_for_it():
+    explorer = DiversityExplorer(members=3)  # the gap task is still compiling in the background
+    explorer.controls["task"].value = "gap"
+    assert explorer.task.name == "gap" and explorer.numbers["init"] is not None
+    healthy(explorer)
+    assert explorer.wait_ready(timeout=300)
+
+
 def test_construction_reports_progress_and_nothing_compiles_afterwards():
     steps = []
     explorer = DiversityExplorer(progress=lambda done, total, text: steps.append((done, total)))
     assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1] > 2
+    assert explorer.wait_ready(timeout=300), "the other task did not finish compiling"
     compiles = []
 
     def listen(event: str, duration: float, **kwargs) -> None:
