@@ -271,11 +271,12 @@ print(
 #
 # Why? Look at the first layer of a member: hidden unit $j$ computes
 # $\mathrm{relu}\big(s_j \sum_i x_i\, r_i W_{ij} + b_j\big)$. Because $r$ scales every pixel
-# separately, the member can turn the fixed column $W_{:j}$ into almost any direction
-# $r \circ W_{:j}$ in pixel space, even when $W$ is random; the last layer's $r$ then weighs the
-# hidden units freely. So a member can at least draw a linear boundary in pixel space, and a
-# pair of digits is almost linearly separable. A linear model (one `nnx.Linear` per task, the
-# same budget) measures how far that alone goes:
+# separately, the member can turn any one fixed column $W_{:j}$ into almost any direction
+# $r \circ W_{:j}$ in pixel space (wherever $W_{ij} \neq 0$), even when $W$ is random. One $r$
+# serves all hidden units, so it cannot aim them all independently, but one unit is enough: the
+# later layers' $r$ and $s$ can pass it on to the output and damp the others. So a member can at
+# least draw a linear boundary in pixel space, and a pair of digits is almost linearly separable.
+# A linear model (one `nnx.Linear` per task, the same budget) measures how far that alone goes:
 
 # %%
 linear = []
