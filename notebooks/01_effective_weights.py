@@ -143,9 +143,9 @@ print(f"negative entries: {int((r[0] < 0).sum())} of {r.shape[1]} in r_0, "
 # ### Several members side by side
 #
 # `bel.plots.plot_factors` draws the same five panels for several members, one member per row.
-# Each column has one colour scale for all rows (bar underneath), and $W$ and the effective
-# weights share one scale (the first and last bars are the same), so you can compare members entry
-# by entry and see what each member does to $W$.
+# Each column has one colour scale for all rows (bars underneath; the $r_i$ and $s_i^T$ columns
+# share one), and $W$ and the effective weights share one scale (the first and last bars are the
+# same), so you can compare members entry by entry and see what each member does to $W$.
 
 # %%
 plot_factors(layer, members=[0, 1, 2], cell=0.25)
@@ -362,7 +362,7 @@ for name, w in trained.items():
 
 # %%
 vmax = max(float(jnp.abs(w).max()) for w in trained.values())
-fig = style.figure(7, 4.2)
+fig = style.figure(7, 3.6)
 axes = fig.subplots(2, E)
 for row, (name, weights) in enumerate(trained.items()):
     plot_effective_weights(weights, axes=axes[row], vmax=vmax, label=f"{name}, trained",
@@ -458,7 +458,7 @@ ax.plot(widths, measured_ratio, "o", color="black", markeredgecolor="white",
 ax.axhline(1, color="black", lw=0.6)
 ax.legend(loc="upper left")
 ax.set_xlabel("width (in = out)")
-ax.set_ylabel("E separate / BatchEnsemble")
+ax.set_ylabel("parameters:\nE separate / BatchEnsemble")
 ax.set_xscale("log", base=2)
 display(fig)
 

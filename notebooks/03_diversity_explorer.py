@@ -205,6 +205,11 @@ print(f"random signs: disagreement {np.mean([s['disagreement'] for s in signs]):
 # members and independently drawn networks (printed above). Members whose weights are nearly
 # unrelated split the plane in nearly unrelated ways; a larger std cannot make them much more
 # unrelated than that, so the disagreement stops growing and wobbles from seed to seed.
+#
+# The naive reference is rough: it varies a lot from seed to seed and can even be 0 (see its
+# per-seed values). At initialisation every bias is 0, so a ReLU network's outputs only scale
+# along each ray from the origin and its class depends on the direction alone; four networks
+# can happen to favour the same class in every direction of the grid.
 
 # %% [markdown]
 # ## 3. Random signs
@@ -326,12 +331,15 @@ if None in exercise_1.values():
 else:
     ev = evaluate(moons, build(moons, Settings(members=4, **exercise_1)))
     numbers, outputs = ev.numbers(4), ev.outputs[:4]
-    alive = np.abs(outputs - 0.5).max(axis=1) >= 0.01
-    assert exercise_1["r_mean"] != 0 and exercise_1["s_mean"] != 0, "no mean may be 0"
-    assert alive.all(), f"members {np.flatnonzero(~alive).tolist()} output 0.5 everywhere: off"
-    assert numbers["cosine"] < 0.9, f"cosine {numbers['cosine']:.3f}: the weights hardly differ"
-    assert numbers["disagreement"] == 0, f"they still disagree on {numbers['disagreement']:.1%}"
-    print(f"correct: cosine {numbers['cosine']:.2f}, disagreement 0; share of the plane each "
+    off = np.flatnonzero(np.abs(outputs - 0.5).max(axis=1) < 0.01).tolist()  # switched off
+    problems = [message for failed, message in [
+        (0 in (exercise_1["r_mean"], exercise_1["s_mean"]), "no mean may be 0"),
+        (len(off) > 0, f"members {off} output 0.5 everywhere: they are switched off"),
+        (numbers["cosine"] >= 0.9, f"cosine {numbers['cosine']:.3f}: the weights hardly differ"),
+        (numbers["disagreement"] > 0, f"they still disagree on {numbers['disagreement']:.1%}"),
+    ] if failed]  # fmt: skip
+    print(f"not yet: {problems[0]}" if problems else
+          f"correct: cosine {numbers['cosine']:.2f}, disagreement 0; share of the plane each "
           f"member calls class 1: {(outputs > 0.5).mean(axis=1).round(2).tolist()}")
 
 # %% [markdown]
@@ -371,8 +379,9 @@ else:
     trained, _ = train(gap, build(gap, Settings(members=4, **exercise_3)), 4, 300)
     numbers = evaluate(gap, trained).numbers(4)
     ratio = numbers["spread_off_data"] / max(numbers["spread_data"], 1e-12)
-    assert ratio >= 20, f"off / on the data = {ratio:.1f}, below 20: try another init or seed"
-    print(f"correct: the spread off the data is {ratio:.0f} times the spread on the data")
+    print(f"correct: the spread off the data is {ratio:.0f} times the spread on the data"
+          if ratio >= 20 else
+          f"not yet: off / on the data = {ratio:.1f}, below 20: try another init or seed")
 
 # %% [markdown]
 # ## Summary
