@@ -33,8 +33,9 @@
 # - where each ensemble's members disagree: on the data or away from it, measured by the distance
 #   to the nearest training point.
 #
-# **Prerequisites.** Notebook `01_effective_weights` (member $i$ uses $W \circ (r_i s_i^\top)$);
-# softmax and cross-entropy. **Run time:** about 25 seconds on a 2-core laptop CPU.
+# **Prerequisites.** Notebook [`01_effective_weights`](01_effective_weights.ipynb) (member $i$
+# uses $W \circ (r_i s_i^\top)$); softmax and cross-entropy. **Run time:** about 25 seconds on a
+# 2-core laptop CPU.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
@@ -94,7 +95,7 @@ SEEDS = (0, 1, 2, 3, 4)
 # when all members predict the same distribution and grows as they contradict each other: the
 # ensemble's own measure of "I don't know, because my members disagree". Diversity scores have no
 # "better": members should agree where the data settle the answer and disagree where they do not.
-# Notebook `03_diversity_explorer` studies these scores in depth.
+# Notebook [`03_diversity_explorer`](03_diversity_explorer.ipynb) studies these scores in depth.
 #
 # ## 2. The classification task: two noisy moons
 #
