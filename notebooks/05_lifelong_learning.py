@@ -317,9 +317,20 @@ for name, values in new_members.items():
         f"lowest {values.min():.3f}"
     )
 
+# %%
+fig = grouped_seed_dots(
+    {task: {name: v[:, t] for name, v in new_members.items()} for t, task in enumerate(NAMES[1:])},
+    ylabel="test accuracy right after the task",
+    reference=0.95,
+    reference_label="0.95",
+)
+fig.set_size_inches(7, 3.2)
+display(fig)
+
 # %% [markdown]
-# Within the same budget the Gaussian members end lower: more of them stay below 0.95, and the
-# worst one is clearly worse (compare the two printed lines). A plausible reason, not tested
+# One dot per seed's new member, per task. Within the same budget the Gaussian members end lower:
+# more of them stay below 0.95, and the worst one is clearly worse (the printed lines give the
+# counts). A plausible reason, not tested
 # here: a Gaussian member starts with every $r_i$ and $s_j$ near 1, so it starts out computing
 # nearly the features of $W$ as they are, and its fast weights move at half of $W$'s learning
 # rate (`bel.fit`'s `fast_lr_multiplier`); a random-sign member starts from many sign-flipped
