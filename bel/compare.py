@@ -30,7 +30,7 @@ from flax import nnx
 
 from bel import metrics
 from bel.layers import num_members, tile
-from bel.train import LOSSES, _forward, fit
+from bel.train import LOSSES, _forward, training_run
 
 __all__ = [
     "parameter_count",
@@ -167,12 +167,14 @@ def train_step_seconds(
 ) -> float:
     """Median seconds per full-batch training step, as :func:`bel.fit` runs it.
 
-    Each repeat trains a fresh copy (``nnx.clone``) of ``model`` for ``steps`` steps and divides
-    the wall time by ``steps``; ``model`` itself is left untouched. With the same ``steps``,
-    ``loss``, shapes and model structure as an earlier ``bel.fit`` call, the compiled loop is
-    reused and the warm-up costs no compilation. ``fit_options`` go to :func:`bel.fit`
-    (``learning_rate``, ``weight_decay``, ...). The few milliseconds ``fit`` spends outside the
-    loop are spread over the ``steps``.
+    The run is checked and prepared once (:func:`bel.train.training_run`, as ``fit`` does; not
+    timed); each repeat then runs the compiled loop for ``steps`` steps from the same starting
+    state and the wall time is divided by ``steps``. So fit's fixed costs outside the loop
+    (checks, splitting the model: milliseconds, which would dominate a tiny model's per-step
+    figure) are not counted, and ``model`` is left untouched. With the same ``steps``, ``loss``,
+    shapes and model structure as an earlier ``bel.fit`` call, the compiled loop is reused and
+    the warm-up costs no compilation. ``fit_options`` go to :func:`bel.train.training_run`
+    (``learning_rate``, ``weight_decay``, ...).
 
     >>> import bel
     >>> x, y = bel.data.two_moons(32, seed=0)
@@ -185,10 +187,8 @@ def train_step_seconds(
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
-    def run() -> np.ndarray:
-        return fit(nnx.clone(model), x, y, loss=loss, steps=steps, **fit_options)
-
-    return median_seconds(run, warmup=warmup, repeats=repeats) / steps
+    prepared = training_run(model, x, y, loss=loss, **fit_options)
+    return median_seconds(prepared.run, steps, warmup=warmup, repeats=repeats) / steps
 
 
 @partial(jax.jit, static_argnames="num_bins")
@@ -289,7 +289,8 @@ def format_table(
     """An aligned text table: one row per entry of ``rows``, one column per key.
 
     ``rows`` maps a row name to a dict of values (e.g. one :func:`classification_summary` per
-    model); ``columns`` picks and orders the keys (default: the first row's keys); ``formats``
+    model); ``columns`` picks and orders the keys (default: every row's keys, in order of first
+    appearance; a row without one shows ``-``); ``formats``
     gives a format spec per column (e.g. ``{"nll": ".2f"}``). Otherwise ints get thousands
     separators and floats three decimals. A key missing from a row shows as ``-``.
 
@@ -304,7 +305,9 @@ def format_table(
     bad = {name: type(row).__name__ for name, row in rows.items() if not isinstance(row, Mapping)}
     if bad:
         raise ValueError(f"format_table expects every row to be a dict of values, got {bad}")
-    columns = list(columns) if columns is not None else list(next(iter(rows.values())))
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows.values() for key in row))
+    columns = list(columns)
     formats = dict(formats or {})
     table = [["model", *columns]]
     for name, row in rows.items():

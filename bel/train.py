@@ -30,7 +30,7 @@ from bel.layers import num_members as model_members
 from bel.layers import tile, untile
 from bel.optim import fast_weight_optimizer
 
-__all__ = ["LOSSES", "mlp", "fit", "predict"]
+__all__ = ["LOSSES", "mlp", "fit", "predict", "training_run", "TrainingRun"]
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -256,11 +256,85 @@ def fit(
     >>> bool(losses[-1] < 0.5 * losses[0])
     True
     """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    run = training_run(
+        model,
+        x,
+        y,
+        loss=loss,
+        learning_rate=learning_rate,
+        fast_lr_multiplier=fast_lr_multiplier,
+        weight_decay=weight_decay,
+        wrt=wrt,
+        member_mask=member_mask,
+        num_members=num_members,
+    )
+    chunk = steps if callback is None else max(1, min(chunk or steps // 10 or 1, steps))
+    history, done = [], 0
+    while done < steps:
+        n = min(chunk, steps - done)
+        history.append(np.asarray(run.advance(n)))
+        done += n
+        if callback is not None:
+            callback(done, float(history[-1][-1]))
+    nnx.update(model, run.params, run.rest)
+    return np.concatenate(history)
+
+
+class TrainingRun:
+    """A checked, split, compiled-on-demand training run of one model: what :func:`fit` drives.
+
+    Built by :func:`training_run`. :meth:`advance` runs ``n`` steps of the compiled loop and keeps
+    the new parameters, non-parameter state and optimiser state here; the model itself is only
+    written by :func:`fit` at the end. ``bel.compare.train_step_seconds`` times :meth:`step_once`
+    (the compiled loop alone, without fit's checks and splitting).
+    """
+
+    def __init__(self, graphdef, params, rest, opt_state, xs, ys, mask, hyper, wrt, loss):
+        self.graphdef, self.params, self.rest, self.opt_state = graphdef, params, rest, opt_state
+        self._data = (xs, ys, mask, hyper)
+        self._static = (wrt, loss)
+
+    def advance(self, steps: int) -> jax.Array:
+        """Run ``steps`` training steps, keep the result, return their losses."""
+        self.params, self.rest, self.opt_state, losses = self.run(steps)
+        return losses
+
+    def run(self, steps: int) -> tuple[Any, Any, Any, jax.Array]:
+        """Run ``steps`` steps from the current state without keeping the result."""
+        xs, ys, mask, hyper = self._data
+        wrt, loss = self._static
+        return _train_chunk(
+            self.graphdef, self.params, self.rest, self.opt_state, xs, ys, mask, hyper, wrt,
+            loss, steps,
+        )  # fmt: skip
+
+
+def training_run(
+    model: nnx.Module,
+    x: Any,
+    y: Any,
+    *,
+    loss: str = "cross_entropy",
+    learning_rate: float = 1e-2,
+    fast_lr_multiplier: float = 0.5,
+    weight_decay: float = 0.0,
+    wrt: Any = nnx.Param,
+    member_mask: Any = None,
+    num_members: int | None = None,
+) -> TrainingRun:
+    """Check everything :func:`fit` takes and prepare its compiled loop (see :class:`TrainingRun`).
+
+    >>> import bel
+    >>> x, y = bel.data.two_moons(32, seed=0)
+    >>> run = training_run(mlp(2, 2, hidden=(8,), rngs=0), x, y)
+    >>> run.advance(5).shape
+    (5,)
+    """
     E = _members(model, num_members, "fit")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     hyper = {
         "learning_rate": _check_rate(learning_rate, "learning_rate"),
         "fast_lr_multiplier": _check_rate(fast_lr_multiplier, "fast_lr_multiplier"),
@@ -282,19 +356,7 @@ def fit(
     y = _check_targets(y, loss, x.shape[0], out, "fit")
     xs, ys = tile(x, E), tile(y, E)
     opt_state = _init_opt_state(graphdef, params, rest, hyper, wrt)
-    chunk = steps if callback is None else max(1, min(chunk or steps // 10 or 1, steps))
-    history, done = [], 0
-    while done < steps:
-        n = min(chunk, steps - done)
-        params, rest, opt_state, losses = _train_chunk(
-            graphdef, params, rest, opt_state, xs, ys, mask, hyper, wrt, loss, n
-        )
-        history.append(np.asarray(losses))
-        done += n
-        if callback is not None:
-            callback(done, float(history[-1][-1]))
-    nnx.update(model, params, rest)
-    return np.concatenate(history)
+    return TrainingRun(graphdef, params, rest, opt_state, xs, ys, mask, hyper, wrt, loss)
 
 
 def predict(model: nnx.Module, x: Any, *, num_members: int | None = None) -> jax.Array:

@@ -171,15 +171,25 @@ def test_train_step_seconds_trains_a_copy_not_the_model(ensemble):
 def test_train_step_seconds_divides_by_the_steps(monkeypatch, ensemble):
     calls = []
 
-    def fake_fit(model, x, y, *, steps, **kwargs):
-        calls.append(steps)
-        time.sleep(0.02)
-        return np.zeros(steps)
+    class FakeRun:
+        def run(self, steps):
+            calls.append(steps)
+            time.sleep(0.02)
+            return np.zeros(steps)
 
-    monkeypatch.setattr(compare, "fit", fake_fit)
+    monkeypatch.setattr(compare, "training_run", lambda *args, **kwargs: FakeRun())
     seconds = compare.train_step_seconds(ensemble, None, None, steps=10, warmup=1, repeats=2)
     assert calls == [10, 10, 10]
     assert 0.002 <= seconds < 0.01  # ~0.02 s per call over 10 steps
+
+
+def test_train_step_seconds_times_the_loop_not_fits_checks(ensemble):
+    # A tiny model's step takes microseconds; fit's checks and splitting take milliseconds. The
+    # per-step figure must not carry them: 1 step and 50 steps give the same per-step order.
+    x, y = bel.data.two_moons(16, seed=0)
+    one = compare.train_step_seconds(ensemble, x, y, steps=1, repeats=5)
+    many = compare.train_step_seconds(ensemble, x, y, steps=50, repeats=5)
+    assert one < 20 * many, (one, many)
 
 
 @pytest.mark.parametrize(
@@ -287,3 +297,10 @@ def test_format_table_picks_and_orders_columns():
 def test_format_table_rejects_bad_rows(rows, message):
     with pytest.raises(ValueError, match=message):
         compare.format_table(rows)
+
+
+def test_format_table_shows_every_rows_columns():
+    text = compare.format_table({"a": {"x": 1}, "b": {"x": 2, "fit_s": 0.5}})
+    header, first, second = text.splitlines()
+    assert header.split() == ["model", "x", "fit_s"]
+    assert first.split() == ["a", "1", "-"] and second.split() == ["b", "2", "0.500"]
