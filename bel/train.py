@@ -287,7 +287,7 @@ class TrainingRun:
 
     Built by :func:`training_run`. :meth:`advance` runs ``n`` steps of the compiled loop and keeps
     the new parameters, non-parameter state and optimiser state here; the model itself is only
-    written by :func:`fit` at the end. ``bel.compare.train_step_seconds`` times :meth:`step_once`
+    written by :func:`fit` at the end. ``bel.compare.train_step_seconds`` times :meth:`run`
     (the compiled loop alone, without fit's checks and splitting).
     """
 
