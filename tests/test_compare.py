@@ -184,12 +184,13 @@ def test_train_step_seconds_divides_by_the_steps(monkeypatch, ensemble):
 
 
 def test_train_step_seconds_times_the_loop_not_fits_checks(ensemble):
-    # A tiny model's step takes microseconds; fit's checks and splitting take milliseconds. The
-    # per-step figure must not carry them: 1 step and 50 steps give the same per-step order.
+    # A tiny model's step takes microseconds; a whole fit call also checks its inputs and splits
+    # the model (milliseconds). The per-step figure must not carry those fixed costs.
     x, y = bel.data.two_moons(16, seed=0)
-    one = compare.train_step_seconds(ensemble, x, y, steps=1, repeats=5)
-    many = compare.train_step_seconds(ensemble, x, y, steps=50, repeats=5)
-    assert one < 20 * many, (one, many)
+    one = compare.train_step_seconds(ensemble, x, y, steps=1, repeats=7)
+    copy = bel.convert.clone(ensemble)
+    whole = compare.median_seconds(lambda: bel.fit(copy, x, y, steps=1), repeats=7)
+    assert one < whole / 3, (one, whole)
 
 
 @pytest.mark.parametrize(
