@@ -29,12 +29,13 @@ import numpy as np
 from flax import nnx
 
 from bel import metrics
-from bel.layers import num_members, tile
+from bel.layers import FastWeight, num_members, tile
 from bel.train import LOSSES, _forward, training_run
 
 __all__ = [
     "parameter_count",
     "state_bytes",
+    "sizes",
     "median_seconds",
     "forward_seconds",
     "train_step_seconds",
@@ -95,6 +96,31 @@ def state_bytes(model: nnx.Module, wrt: Any = nnx.Param) -> int:
     _check_module(model, "state_bytes")
     leaves = jax.tree.leaves(nnx.state(model, wrt))
     return int(sum(math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in leaves))
+
+
+def sizes(models: Mapping[str, nnx.Module]) -> dict[str, dict[str, float]]:
+    """Measured size of each model: ``params``, ``fast (r, s)`` (its fast weights) and ``KiB``.
+
+    One row per model, ready for :func:`format_table`; every figure is measured from the model's
+    state (:func:`parameter_count`, :func:`state_bytes`).
+
+    >>> import bel
+    >>> single = bel.mlp(2, 2, hidden=(8,), rngs=0)
+    >>> rows = sizes({"single": single, "BatchEnsemble": bel.batchensemble(single, 4, rngs=1)})
+    >>> be = rows["BatchEnsemble"]
+    >>> rows["single"]["params"], be["params"], be["fast (r, s)"]    # W + 4 biases + 4 (r, s)
+    (42, 152, 80)
+    """
+    if not isinstance(models, Mapping) or not models:
+        raise ValueError(f"sizes expects a non-empty dict {{name: model}}, got {models!r}")
+    return {
+        name: {
+            "params": parameter_count(model),
+            "fast (r, s)": parameter_count(model, FastWeight),
+            "KiB": state_bytes(model) / 1024,
+        }
+        for name, model in models.items()
+    }
 
 
 def median_seconds(

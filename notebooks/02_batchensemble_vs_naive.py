@@ -143,14 +143,7 @@ print(f"naive hidden layer: kernels {naive_layer.kernel.shape}, biases {naive_la
 # up their bytes; the filter `bel.FastWeight` selects only the fast weights $r$ and $s$.
 
 # %%
-sizes = {
-    name: {
-        "params": compare.parameter_count(model),
-        "fast (r, s)": compare.parameter_count(model, bel.FastWeight),
-        "KiB": compare.state_bytes(model) / 1024,
-    }
-    for name, model in models.items()
-}
+sizes = compare.sizes(models)
 print(compare.format_table(sizes, formats={"KiB": ".1f"}))
 params = {name: size["params"] for name, size in sizes.items()}
 be_params = params["BatchEnsemble"]

@@ -227,14 +227,7 @@ for seed in SEEDS:  # the single network of each seed: member 0 of its naive ens
 
 # %%
 size_of = {"single": bel.mlp(64, C, hidden=HIDDEN, rngs=0)} | {n: trained[n, 0] for n in ENSEMBLES}
-sizes = {
-    name: {
-        "params": compare.parameter_count(model),
-        "fast (r, s)": compare.parameter_count(model, bel.FastWeight),
-        "KiB": compare.state_bytes(model) / 1024,
-    }
-    for name, model in size_of.items()
-}
+sizes = compare.sizes(size_of)
 for name in ENSEMBLES:
     sizes[name]["fit (s)"] = np.mean(fit_seconds[name][1:])
 columns = ["params", "fast (r, s)", "KiB", "fit (s)"]  # the single network's fit is not timed

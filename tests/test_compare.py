@@ -305,3 +305,16 @@ def test_format_table_shows_every_rows_columns():
     header, first, second = text.splitlines()
     assert header.split() == ["model", "x", "fit_s"]
     assert first.split() == ["a", "1", "-"] and second.split() == ["b", "2", "0.500"]
+
+
+def test_sizes_measures_every_model(ensemble):
+    single = mlp_of([2, 8, 3])
+    rows = compare.sizes({"single": single, "BatchEnsemble": ensemble})
+    assert rows["single"] == {
+        "params": compare.parameter_count(single),
+        "fast (r, s)": 0,
+        "KiB": compare.state_bytes(single) / 1024,
+    }
+    assert rows["BatchEnsemble"]["fast (r, s)"] == 4 * (2 + 8) + 4 * (8 + 3)
+    with pytest.raises(ValueError, match=r"sizes expects a non-empty dict"):
+        compare.sizes({})
