@@ -5,8 +5,9 @@ returns: observers run synchronously and end by encoding the new PNG into the pa
 this is compute + redraw + PNG encoding.
 
 - ``explorer_construct_s``: building the panel in a fresh Python process until it is usable
-  (every compilation of the shown task included; target <= 3 s). ``explorer_ready_s``: until the
-  other task, compiled on a background thread meanwhile, is ready too.
+  (every compilation needed to show the first task included; target <= 3 s).
+  ``explorer_ready_s``: until the training program and the other task, compiled on a background
+  thread meanwhile, are ready too.
   ``explorer_construct_cached_s``: the same in a fresh process whose
   JAX compilation cache on disk is warm (what ``make lab`` / ``make explorer`` kernels get from
   their second start on).

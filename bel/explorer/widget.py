@@ -205,27 +205,40 @@ class DiversityExplorer:
         self._guarded(self._refresh)
 
     def _prepare(self, progress: Progress | None) -> None:
-        """Compile the shown task's programs and draw it once; compile the other in the background.
+        """Compile what the shown task needs to draw, and draw it once; the rest in the background.
 
         The compilations run two at a time (XLA compiles outside Python's lock). The panel is
-        usable as soon as the shown task is ready; the other task compiles on a background thread
-        while the learner reads, and a switch to it before that has finished waits for it (with a
-        message). :meth:`wait_ready` waits for everything.
+        usable as soon as the shown task can be built and evaluated; its training program and the
+        other task compile on a background thread while the learner reads. A Train press or a
+        task switch before that has finished waits for it (with a message). :meth:`wait_ready`
+        waits for everything.
         """
         first = self.controls["task"].value
         self._ready = {name: threading.Event() for name in TASKS}
-        self._warm(first, progress)
+        self._trainable = {name: threading.Event() for name in TASKS}
+        training = self._warm(first, progress)
         others = [name for name in TASKS if name != first]
+
+        def rest() -> None:
+            training()
+            self._trainable[first].set()
+            for name in others:
+                self._warm(name, None, draw=False)()
+                self._trainable[name].set()
+
         # Not a daemon: the interpreter waits for it at exit (killing XLA mid-compile aborts).
-        self._background = threading.Thread(
-            target=lambda: [self._warm(name, None, draw=False) for name in others]
-        )
+        self._background = threading.Thread(target=rest)
         self._background.start()
 
-    def _warm(self, name: str, progress: Progress | None, draw: bool = True) -> None:
-        """Compile every program of task ``name`` (and draw its picture once, with ``draw``)."""
+    def _warm(self, name: str, progress: Progress | None, draw: bool = True) -> Callable[[], None]:
+        """Compile building and evaluating for task ``name`` (and draw it once, with ``draw``).
+
+        Returns the training program's warm-up, to run later.
+        """
         task = model.make_task(name)
         jobs = model.warm_up_jobs(task)
+        training = next(job for job in jobs if job.__name__ == "training")
+        jobs = [job for job in jobs if job is not training]
         total, done = len(jobs) + 1, 0
 
         def step(text: str) -> None:
@@ -247,6 +260,7 @@ class DiversityExplorer:
             self._figure.render()
         done += 1
         step("ready")
+        return training
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until every task's programs are compiled; True when they are."""
@@ -540,6 +554,9 @@ class DiversityExplorer:
             self.progress.value = done
             self._say(f"training: {done}/{steps} steps, loss {loss:.4f}")
 
+        if not self._trainable[task.name].is_set():
+            self._say("Compiling the training program (once, a few seconds) …")
+            self._trainable[task.name].wait()
         try:
             trained, losses = model.train(task, self._slots, settings.members, steps, report)
         finally:
