@@ -216,29 +216,34 @@ class DiversityExplorer:
         first = self.controls["task"].value
         self._ready = {name: threading.Event() for name in TASKS}
         self._trainable = {name: threading.Event() for name in TASKS}
-        training = self._warm(first, progress)
+        later = self._warm(first, progress)
         others = [name for name in TASKS if name != first]
 
         def rest() -> None:
-            training()
+            for job in later:
+                job()
             self._trainable[first].set()
             for name in others:
-                self._warm(name, None, draw=False)()
+                for job in self._warm(name, None, draw=False):
+                    job()
                 self._trainable[name].set()
 
         # Not a daemon: the interpreter waits for it at exit (killing XLA mid-compile aborts).
         self._background = threading.Thread(target=rest)
         self._background.start()
 
-    def _warm(self, name: str, progress: Progress | None, draw: bool = True) -> Callable[[], None]:
+    def _warm(
+        self, name: str, progress: Progress | None, draw: bool = True
+    ) -> list[Callable[[], None]]:
         """Compile building and evaluating for task ``name`` (and draw it once, with ``draw``).
 
-        Returns the training program's warm-up, to run later.
+        Returns the warm-ups that the first picture does not need (training, random signs and a
+        fresh W), to run later.
         """
         task = model.make_task(name)
         jobs = model.warm_up_jobs(task)
-        training = next(job for job in jobs if job.__name__ == "training")
-        jobs = [job for job in jobs if job is not training]
+        later = [job for job in jobs if job.__name__ in ("training", "building_fresh")]
+        jobs = [job for job in jobs if job not in later]
         total, done = len(jobs) + 1, 0
 
         def step(text: str) -> None:
@@ -260,7 +265,7 @@ class DiversityExplorer:
             self._figure.render()
         done += 1
         step("ready")
-        return training
+        return later
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until every task's programs are compiled; True when they are."""
