@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bel.plots import style
-from bel.plots.style import MODEL_COLORS, OKABE_ITO
+from bel.plots.predictions import model_color, seed_dots
 
 __all__ = [
     "reliability_diagram",
@@ -30,10 +30,6 @@ __all__ = [
     "shift_curves",
     "grouped_seed_dots",
 ]
-
-
-def _color(name: str, index: int) -> str:
-    return MODEL_COLORS.get(str(name), OKABE_ITO[index % len(OKABE_ITO)])
 
 
 def _check_models(values: Any, name: str, what: str) -> None:
@@ -106,7 +102,7 @@ def reliability_diagram(
         if not used.any():
             raise ValueError(f"reliability_diagram: every bin of {name!r} is empty")
         share = count[used] / count.sum()
-        color = _color(name, i)
+        color = model_color(name, i)
         ax.plot(confidence[used], accuracy[used], color=color, lw=1.2, zorder=2, label=str(name))
         ax.scatter(
             confidence[used],
@@ -171,7 +167,7 @@ def seed_curves(
                 f"seed_curves expects values [seeds, {xs.size}] (one column per x) for {name!r}, "
                 f"got shape {v.shape}"
             )
-        color = _color(name, i)
+        color = model_color(name, i)
         mean, std = v.mean(axis=0), v.std(axis=0)
         ax.plot(xs, mean, color=color, lw=1.6, zorder=3, label=f"{name}")
         ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.2, lw=0, zorder=1)
@@ -285,29 +281,9 @@ def grouped_seed_dots(
                 )
             i = models.index(name)
             centre = g - 0.4 + width * (i + 0.5)
-            spread = np.linspace(-0.2, 0.2, v.size) * width if v.size > 1 else np.zeros(1)
-            ax.scatter(
-                centre - 0.12 * width + spread,
-                v,
-                s=18,
-                color=_color(name, i),
-                edgecolors="black",
-                linewidths=0.5,
-                zorder=3,
-                label=None if name in labelled else name,
-            )
+            label = None if name in labelled else name
+            seed_dots(ax, centre, v, color=model_color(name, i), width=width, label=label)
             labelled.add(name)
-            ax.errorbar(
-                centre + 0.3 * width,
-                v.mean(),
-                yerr=v.std(),
-                fmt="_",
-                color="black",
-                markersize=8,
-                capsize=2,
-                lw=1.0,
-                zorder=2,
-            )
     if reference is not None:
         ax.axhline(reference, color="0.4", ls="--", lw=0.8, zorder=1, label=reference_label)
     ax.set_xticks(range(len(values)), [str(g) for g in values])

@@ -28,6 +28,7 @@ __all__ = [
     "CLASS_COLORS",
     "MODEL_COLORS",
     "model_color",
+    "seed_dots",
     "two_class_cmap",
     "plot_decision_maps",
     "plot_uncertainty_maps",
@@ -43,6 +44,48 @@ def model_color(name: str, index: int = 0) -> str:
     (True, True)
     """
     return MODEL_COLORS.get(str(name), OKABE_ITO[index % len(OKABE_ITO)])
+
+
+def seed_dots(
+    ax: Axes, x: float, values: Any, *, color: str, width: float = 1.0, label: str | None = None
+) -> None:
+    """One model's scores over seeds at ``x``: a dot per seed and a black bar at the mean ± std.
+
+    The house way to show variation over seeds (``ddof=0``); the dots sit just left of ``x``,
+    spread a little so equal values stay visible, the bar just right. ``width`` scales the
+    horizontal footprint (1 for one model per unit of x).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from bel.plots import style
+    >>> ax = style.figure(2, 2).subplots()
+    >>> seed_dots(ax, 0, [0.5, 0.7], color="C0")
+    >>> ax.collections[0].get_offsets()[:, 1].tolist()
+    [0.5, 0.7]
+    """
+    values = np.asarray(values, dtype=float)
+    spread = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)
+    ax.scatter(
+        x + (spread - 0.1) * width,
+        values,
+        s=22,
+        color=color,
+        edgecolors="black",
+        linewidths=0.5,
+        zorder=3,
+        label=label,
+    )
+    ax.errorbar(
+        x + 0.22 * width,
+        values.mean(),
+        yerr=values.std(),
+        fmt="_",
+        color="black",
+        markersize=12 * min(1.0, 2 * width),
+        capsize=3,
+        lw=1.2,
+        zorder=2,
+    )
 
 
 def two_class_cmap(strength: float = 0.55) -> LinearSegmentedColormap:
@@ -486,27 +529,7 @@ def plot_over_seeds(
     for ax, score in zip(axes, scores, strict=False):
         for i, name in enumerate(names):
             values = np.array([float(r[score]) for r in runs[name]])
-            offsets = np.linspace(-0.12, 0.12, values.size) if values.size > 1 else np.zeros(1)
-            ax.scatter(
-                i - 0.1 + offsets,
-                values,
-                s=22,
-                color=model_color(name, i),
-                edgecolors="black",
-                linewidths=0.5,
-                zorder=3,
-            )
-            ax.errorbar(
-                i + 0.22,
-                values.mean(),
-                yerr=values.std(),
-                fmt="_",
-                color="black",
-                markersize=12,
-                capsize=3,
-                lw=1.2,
-                zorder=2,
-            )
+            seed_dots(ax, i, values, color=model_color(name, i))
         ax.set_title((labels or {}).get(score, score))
         ax.set_xticks(range(len(names)), names, rotation=25, ha="right")
         ax.set_xlim(-0.6, len(names) - 0.4)
