@@ -145,14 +145,28 @@ def add_member(
         dtype = layer.param_dtype
         r = _draw_factors(stream.params(), 1, layer.in_features, init, r_mean, r_std, dtype)
         s = _draw_factors(stream.params(), 1, layer.out_features, init, s_mean, s_std, dtype)
-        layer.r.set_value(jnp.concatenate([layer.r[...], r]))
-        layer.s.set_value(jnp.concatenate([layer.s[...], s]))
+        layer.r.set_value(_rows(layer.r[...], r))
+        layer.s.set_value(_rows(layer.s[...], s))
         if layer.bias is not None:
-            old = layer.bias[...]
-            row = old.mean(0, keepdims=True) if bias == "mean" else jnp.zeros_like(old[:1])
-            layer.bias.set_value(jnp.concatenate([old, row.astype(old.dtype)]))
+            old = np.asarray(layer.bias[...])
+            row = old.mean(0, keepdims=True) if bias == "mean" else np.zeros_like(old[:1])
+            layer.bias.set_value(_rows(old, row))
         layer.num_members += 1
     return model
+
+
+def _rows(rows: Any, extra: Any = None, *, k: int | None = None, row: Any = None) -> jax.Array:
+    """Row surgery on a small ``[E, ...]`` array in NumPy: append ``extra``, take row ``k``, or
+    (with ``row``) replace row ``k``. NumPy, because the same op in JAX compiles anew for every
+    member count, which made a task sequence spend most of its time compiling."""
+    rows = np.asarray(rows)
+    if extra is not None:
+        return jnp.asarray(np.concatenate([rows, np.asarray(extra, rows.dtype)]))
+    if row is None:
+        return jnp.asarray(rows[k : k + 1])
+    rows = rows.copy()
+    rows[k] = np.asarray(row, rows.dtype).reshape(rows.shape[1:])
+    return jnp.asarray(rows)
 
 
 def _freeze_shared(view: nnx.Module, keep: set[int]) -> None:
@@ -190,11 +204,11 @@ def member(model: nnx.Module, k: int) -> nnx.Module:
     view = nnx.clone(model)
     keep: set[int] = set()
     for layer in _layers(view):
-        layer.r = FastWeight(layer.r[k : k + 1])
-        layer.s = FastWeight(layer.s[k : k + 1])
+        layer.r = FastWeight(_rows(layer.r[...], k=k))
+        layer.s = FastWeight(_rows(layer.s[...], k=k))
         keep |= {id(layer.r), id(layer.s)}
         if layer.bias is not None:
-            layer.bias = nnx.Param(layer.bias[k : k + 1])
+            layer.bias = nnx.Param(_rows(layer.bias[...], k=k))
             keep.add(id(layer.bias))
         layer.num_members = 1
     _freeze_shared(view, keep)
@@ -232,16 +246,16 @@ def set_member(model: M, k: int, one: nnx.Module) -> M:
                 f"{t.in_features}->{t.out_features} layer, got {s.num_members} member(s), "
                 f"{s.in_features}->{s.out_features}"
             )
-        if not jnp.array_equal(s.kernel[...], t.kernel[...]):
+        if not np.array_equal(np.asarray(s.kernel[...]), np.asarray(t.kernel[...])):
             raise ValueError(
                 f"set_member expects one to share model's kernels bit for bit, but layer {i}'s "
                 "kernel differs (was it trained with W unfrozen, or taken from another model?)"
             )
     for t, s in zip(targets, sources, strict=True):
-        t.r.set_value(t.r[...].at[k].set(s.r[0]))
-        t.s.set_value(t.s[...].at[k].set(s.s[0]))
+        t.r.set_value(_rows(t.r[...], k=k, row=s.r[...]))
+        t.s.set_value(_rows(t.s[...], k=k, row=s.s[...]))
         if t.bias is not None and s.bias is not None:
-            t.bias.set_value(t.bias[...].at[k].set(s.bias[0]))
+            t.bias.set_value(_rows(t.bias[...], k=k, row=s.bias[...]))
     return model
 
 

@@ -236,3 +236,32 @@ def test_mlp_builds_a_relu_stack():
     model = bel.mlp(3, 2, hidden=(5, 4), rngs=0)
     assert [(m.in_features, m.out_features) for m in model.layers[::2]] == [(3, 5), (5, 4), (4, 2)]
     assert bel.mlp(3, 2, hidden=(5, 4), rngs=nnx.Rngs(0)).layers[0].kernel.shape == (3, 5)
+
+
+def _small_cnn(seed: int) -> nnx.Sequential:
+    rngs = nnx.Rngs(seed)
+    return nnx.Sequential(
+        nnx.Conv(1, 4, (3, 3), rngs=rngs),
+        nnx.relu,
+        lambda h: h.mean(axis=(1, 2)),
+        nnx.Linear(4, 2, rngs=rngs),
+    )
+
+
+def test_a_convolutional_model_is_stepped_from_python_with_the_same_result():
+    # On the CPU a convolution's gradient is slow inside a compiled loop, so fit steps a CNN
+    # from Python; the training itself must be the same as the compiled loop's.
+    x = np.random.default_rng(0).random((16, 6, 6, 1), dtype=np.float32)
+    y = np.arange(16, dtype=np.int32) % 2
+    model = bel.batchensemble(_small_cnn(0), 2, rngs=1)
+    stepwise = bel.train.training_run(model, x, y)
+    looped = bel.train.training_run(model, x, y)
+    looped.stepwise = False
+    assert stepwise.stepwise == (jax.default_backend() == "cpu")
+    assert not bel.train.training_run(bel.mlp(2, 2, hidden=(4,), rngs=0), x[:, 0, :2, 0], y).stepwise
+    np.testing.assert_allclose(stepwise.advance(7), looped.advance(7), rtol=1e-5, atol=1e-6)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        stepwise.params,
+        looped.params,
+    )
