@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import jax
@@ -168,19 +168,30 @@ def _check_inputs(x: Any, name: str) -> jax.Array:
 
 
 def _output_shape(graphdef: Any, state: Any, x: jax.Array, E: int, name: str) -> tuple:
-    """The model's output shape per row, from an abstract forward pass (nothing is compiled)."""
+    """The model's output shape per row, from an abstract forward pass (nothing is compiled).
+
+    Remembered per model structure and shapes: tracing the model again for every ``fit`` and
+    ``predict`` call cost a task sequence of small models a fifth of its time.
+    """
+    leaves, treedef = jax.tree.flatten(state)
+    spec = tuple((tuple(leaf.shape), leaf.dtype) for leaf in leaves)
     try:
-        out = jax.eval_shape(
-            lambda s, v: nnx.merge(graphdef, s)(v),
-            state,
-            jax.ShapeDtypeStruct((E,) + x.shape[1:], x.dtype),
-        )
+        out = _abstract_output(graphdef, treedef, spec, (E,) + tuple(x.shape[1:]), x.dtype)
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"{name}: the model cannot take rows of shape {x.shape[1:]} (inputs of shape "
             f"{x.shape}); expected the feature shape of the model's first layer. "
             f"The model said: {err}"
         ) from err
+    return out
+
+
+@lru_cache(maxsize=256)
+def _abstract_output(graphdef: Any, treedef: Any, spec: tuple, shape: tuple, dtype: Any) -> tuple:
+    state = jax.tree.unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in spec])
+    out = jax.eval_shape(
+        lambda s, v: nnx.merge(graphdef, s)(v), state, jax.ShapeDtypeStruct(shape, dtype)
+    )
     return tuple(out.shape[1:])
 
 

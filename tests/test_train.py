@@ -258,7 +258,8 @@ def test_a_convolutional_model_is_stepped_from_python_with_the_same_result():
     looped = bel.train.training_run(model, x, y)
     looped.stepwise = False
     assert stepwise.stepwise == (jax.default_backend() == "cpu")
-    assert not bel.train.training_run(bel.mlp(2, 2, hidden=(4,), rngs=0), x[:, 0, :2, 0], y).stepwise
+    dense = bel.mlp(2, 2, hidden=(4,), rngs=0)
+    assert not bel.train.training_run(dense, x[:, 0, :2, 0], y).stepwise
     np.testing.assert_allclose(stepwise.advance(7), looped.advance(7), rtol=1e-5, atol=1e-6)
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
