@@ -363,7 +363,7 @@ per_seed.plot([0, 1], np.array(list(means.values())), color="grey", lw=1, zorder
 for i, (name, m) in enumerate(means.items()):
     per_seed.scatter(np.full(m.size, i), m, color=model_color(name, i),
                      edgecolors="black", linewidths=0.5, zorder=2)  # fmt: skip
-per_seed.set(xticks=[0, 1], xticklabels=list(means), xlim=(-0.5, 1.5),
+per_seed.set(xticks=[0, 1], xticklabels=[n.replace(" ", "\n") for n in means], xlim=(-0.6, 1.6),
              ylabel="mean over tasks 2-5", title="one line per seed")  # fmt: skip
 display(fig)
 
