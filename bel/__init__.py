@@ -20,7 +20,7 @@ from bel.layers import (
     untile,
 )
 from bel.optim import fast_weight_optimizer
-from bel.train import fit, mlp, predict
+from bel.train import cnn, fit, mlp, predict
 
 __all__ = [
     "BatchEnsembleConv",
@@ -36,6 +36,7 @@ __all__ = [
     "fit",
     "lifelong",
     "mlp",
+    "cnn",
     "predict",
     "sharding",
     "train",

@@ -32,7 +32,16 @@ from bel.layers import num_members as model_members
 from bel.layers import tile, untile
 from bel.optim import fast_weight_optimizer
 
-__all__ = ["LOSSES", "mlp", "fit", "predict", "training_run", "TrainingRun"]
+__all__ = [
+    "LOSSES",
+    "mlp",
+    "cnn",
+    "global_average",
+    "fit",
+    "predict",
+    "training_run",
+    "TrainingRun",
+]
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -58,6 +67,39 @@ def mlp(
         if i < len(sizes) - 2:
             layers.append(nnx.relu)
     return nnx.Sequential(*layers)
+
+
+def global_average(h: jax.Array) -> jax.Array:
+    """Feature maps ``[N, height, width, channels]`` averaged over positions: ``[N, channels]``.
+
+    >>> global_average(jnp.ones((2, 4, 4, 3))).shape
+    (2, 3)
+    """
+    return h.mean(axis=(1, 2))
+
+
+def cnn(
+    in_channels: int,
+    out_features: int,
+    *,
+    channels: Sequence[int] = (8, 16),
+    rngs: nnx.Rngs | int,
+) -> nnx.Sequential:
+    """A small ReLU CNN for images ``[N, height, width, in_channels]``, as an ``nnx.Sequential``.
+
+    One 3×3 ``nnx.Conv`` per entry of ``channels`` (``SAME`` padding; every one after the first
+    with stride 2), then :func:`global_average` over positions and an ``nnx.Linear`` head.
+
+    >>> model = cnn(1, 2, channels=(8, 16), rngs=0)
+    >>> model(jnp.ones((5, 8, 8, 1))).shape
+    (5, 2)
+    """
+    rngs = nnx.Rngs(rngs) if isinstance(rngs, int) else rngs
+    sizes = [in_channels, *channels]
+    layers: list[Any] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers += [nnx.Conv(a, b, (3, 3), strides=1 if i == 0 else 2, rngs=rngs), nnx.relu]
+    return nnx.Sequential(*layers, global_average, nnx.Linear(sizes[-1], out_features, rngs=rngs))
 
 
 def _loss(kind: str, outputs: jax.Array, targets: jax.Array, mask: jax.Array) -> jax.Array:

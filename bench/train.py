@@ -21,22 +21,6 @@ from bel.train import training_run
 STEPS, REPEATS = 150, 11
 
 
-def _global_average(h: jax.Array) -> jax.Array:
-    return h.mean(axis=(1, 2))
-
-
-def _cnn() -> nnx.Module:
-    rngs = nnx.Rngs(0)
-    return nnx.Sequential(
-        nnx.Conv(1, 8, (3, 3), rngs=rngs),
-        nnx.relu,
-        nnx.Conv(8, 16, (3, 3), strides=(2, 2), rngs=rngs),
-        nnx.relu,
-        _global_average,
-        nnx.Linear(16, 2, rngs=rngs),
-    )
-
-
 def _seconds(run, steps: int) -> float:
     start = time.perf_counter()
     jax.block_until_ready(run.run(steps))
@@ -56,7 +40,7 @@ def _ratio(model: nnx.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, floa
 def main() -> None:
     task = bel.data.digit_tasks(seed=0)[0]
     x, y = task.x_train, task.y_train
-    model = bel.batchensemble(_cnn(), 1, rngs=1, init="random_sign")
+    model = bel.batchensemble(bel.cnn(1, 2, channels=(8, 16), rngs=0), 1, rngs=1)
     python, scan, ratio = _ratio(model, x[:64].reshape(-1, 8, 8, 1), y[:64])
     print(f"fit_cnn_step_ms_python: {python * 1e3:.2f}")
     print(f"fit_cnn_step_ms_scan: {scan * 1e3:.2f}")

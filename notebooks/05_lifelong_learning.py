@@ -313,21 +313,9 @@ print("linear model per task:", np.round(linear, 3), f"mean {np.mean(linear):.3f
 
 
 # %%
-def global_average(h):  # [N, height, width, channels] -> [N, channels]
-    return h.mean(axis=(1, 2))
-
-
-def cnn(seed):
-    """Conv 3x3 1->8, Conv 3x3 stride 2 8->16, average over positions, Linear 16->2."""
-    rngs = nnx.Rngs(seed)
-    return nnx.Sequential(
-        nnx.Conv(1, 8, (3, 3), rngs=rngs),
-        nnx.relu,
-        nnx.Conv(8, 16, (3, 3), strides=(2, 2), rngs=rngs),
-        nnx.relu,
-        global_average,
-        nnx.Linear(16, 2, rngs=rngs),
-    )
+cnn = bel.cnn(1, 2, channels=(8, 16), rngs=0)  # the same family as bel.mlp, for images
+print([(type(m).__name__, m.kernel.shape) for m in cnn.layers if hasattr(m, "kernel")])
+# Conv 3x3 1->8, Conv 3x3 stride 2 8->16, then the average over positions, Linear 16->2
 
 
 # %%
@@ -340,7 +328,8 @@ image_test = [(images(x), y) for x, y in test]
 
 
 def cnn_run(seed, train_first):
-    model = bel.batchensemble(cnn(seed), 1, rngs=seed + 100, init="random_sign")
+    net = bel.cnn(1, 2, channels=(8, 16), rngs=seed)
+    model = bel.batchensemble(net, 1, rngs=seed + 100, init="random_sign")
     return lifelong.learn_tasks(
         model, few_train, image_test, rngs=seed + 200, train_first=train_first,
         init="random_sign", **budget,
@@ -375,7 +364,7 @@ print(
     f"BatchEnsemble - random W on tasks 2-5: {cnn_gain.mean():+.3f} "
     f"(per seed {np.round(cnn_gain.mean(1), 3)})"
 )
-print(f"a new task costs the CNN {lifelong.parameter_cost(bel.batchensemble(cnn(0), 1, rngs=0))}")
+print(f"a new task costs the CNN {lifelong.parameter_cost(bel.batchensemble(cnn, 1, rngs=0))}")
 
 # %% [markdown]
 # Here the control separates. Right: averaged over tasks 2–5, the members on the $W$ from task 1

@@ -238,22 +238,12 @@ def test_mlp_builds_a_relu_stack():
     assert bel.mlp(3, 2, hidden=(5, 4), rngs=nnx.Rngs(0)).layers[0].kernel.shape == (3, 5)
 
 
-def _small_cnn(seed: int) -> nnx.Sequential:
-    rngs = nnx.Rngs(seed)
-    return nnx.Sequential(
-        nnx.Conv(1, 4, (3, 3), rngs=rngs),
-        nnx.relu,
-        lambda h: h.mean(axis=(1, 2)),
-        nnx.Linear(4, 2, rngs=rngs),
-    )
-
-
 def test_a_convolutional_model_is_stepped_from_python_with_the_same_result():
     # On the CPU a convolution's gradient is slow inside a compiled loop, so fit steps a CNN
     # from Python; the training itself must be the same as the compiled loop's.
     x = np.random.default_rng(0).random((16, 6, 6, 1), dtype=np.float32)
     y = np.arange(16, dtype=np.int32) % 2
-    model = bel.batchensemble(_small_cnn(0), 2, rngs=1)
+    model = bel.batchensemble(bel.cnn(1, 2, channels=(4,), rngs=0), 2, rngs=1)
     stepwise = bel.train.training_run(model, x, y)
     looped = bel.train.training_run(model, x, y)
     looped.stepwise = False
@@ -266,3 +256,12 @@ def test_a_convolutional_model_is_stepped_from_python_with_the_same_result():
         stepwise.params,
         looped.params,
     )
+
+
+def test_cnn_builds_convolutions_then_an_average_then_a_head():
+    model = bel.cnn(3, 5, channels=(4, 6, 8), rngs=0)
+    convs = [m for m in model.layers if isinstance(m, nnx.Conv)]
+    assert [(c.in_features, c.out_features, c.strides) for c in convs] == [
+        (3, 4, 1), (4, 6, 2), (6, 8, 2)
+    ]  # fmt: skip
+    assert model(jnp.ones((2, 8, 8, 3))).shape == (2, 5)
