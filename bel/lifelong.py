@@ -145,26 +145,31 @@ def add_member(
         dtype = layer.param_dtype
         r = _draw_factors(stream.params(), 1, layer.in_features, init, r_mean, r_std, dtype)
         s = _draw_factors(stream.params(), 1, layer.out_features, init, s_mean, s_std, dtype)
-        layer.r.set_value(_rows(layer.r[...], r))
-        layer.s.set_value(_rows(layer.s[...], s))
+        layer.r.set_value(_appended(layer.r[...], r))
+        layer.s.set_value(_appended(layer.s[...], s))
         if layer.bias is not None:
             old = np.asarray(layer.bias[...])
             row = old.mean(0, keepdims=True) if bias == "mean" else np.zeros_like(old[:1])
-            layer.bias.set_value(_rows(old, row))
+            layer.bias.set_value(_appended(old, row))
         layer.num_members += 1
     return model
 
 
-def _rows(rows: Any, extra: Any = None, *, k: int | None = None, row: Any = None) -> jax.Array:
-    """Row surgery on a small ``[E, ...]`` array in NumPy: append ``extra``, take row ``k``, or
-    (with ``row``) replace row ``k``. NumPy, because the same op in JAX compiles anew for every
-    member count, which made a task sequence spend most of its time compiling."""
+# Row surgery on the small [E, ...] arrays r, s and bias is done in NumPy: the same ops in JAX
+# compile anew for every member count, which made a task sequence spend most of its time compiling.
+
+
+def _appended(rows: Any, new: Any) -> jax.Array:
     rows = np.asarray(rows)
-    if extra is not None:
-        return jnp.asarray(np.concatenate([rows, np.asarray(extra, rows.dtype)]))
-    if row is None:
-        return jnp.asarray(rows[k : k + 1])
-    rows = rows.copy()
+    return jnp.asarray(np.concatenate([rows, np.asarray(new, rows.dtype)]))
+
+
+def _row(rows: Any, k: int) -> jax.Array:
+    return jnp.asarray(np.asarray(rows)[k : k + 1])
+
+
+def _with_row(rows: Any, k: int, row: Any) -> jax.Array:
+    rows = np.array(rows)  # a writable copy
     rows[k] = np.asarray(row, rows.dtype).reshape(rows.shape[1:])
     return jnp.asarray(rows)
 
@@ -204,11 +209,11 @@ def member(model: nnx.Module, k: int) -> nnx.Module:
     view = nnx.clone(model)
     keep: set[int] = set()
     for layer in _layers(view):
-        layer.r = FastWeight(_rows(layer.r[...], k=k))
-        layer.s = FastWeight(_rows(layer.s[...], k=k))
+        layer.r = FastWeight(_row(layer.r[...], k))
+        layer.s = FastWeight(_row(layer.s[...], k))
         keep |= {id(layer.r), id(layer.s)}
         if layer.bias is not None:
-            layer.bias = nnx.Param(_rows(layer.bias[...], k=k))
+            layer.bias = nnx.Param(_row(layer.bias[...], k))
             keep.add(id(layer.bias))
         layer.num_members = 1
     _freeze_shared(view, keep)
@@ -252,10 +257,10 @@ def set_member(model: M, k: int, one: nnx.Module) -> M:
                 "kernel differs (was it trained with W unfrozen, or taken from another model?)"
             )
     for t, s in zip(targets, sources, strict=True):
-        t.r.set_value(_rows(t.r[...], k=k, row=s.r[...]))
-        t.s.set_value(_rows(t.s[...], k=k, row=s.s[...]))
+        t.r.set_value(_with_row(t.r[...], k, s.r[...]))
+        t.s.set_value(_with_row(t.s[...], k, s.s[...]))
         if t.bias is not None and s.bias is not None:
-            t.bias.set_value(_rows(t.bias[...], k=k, row=s.bias[...]))
+            t.bias.set_value(_with_row(t.bias[...], k, s.bias[...]))
     return model
 
 

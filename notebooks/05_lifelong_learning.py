@@ -313,7 +313,8 @@ print("linear model per task:", np.round(linear, 3), f"mean {np.mean(linear):.3f
 
 
 # %%
-cnn = bel.cnn(1, 2, channels=(8, 16), rngs=0)  # the same family as bel.mlp, for images
+CHANNELS = (8, 16)  # of the two convolutions
+cnn = bel.cnn(1, 2, channels=CHANNELS, rngs=0)  # the same family as bel.mlp, for images
 print([(type(m).__name__, m.kernel.shape) for m in cnn.layers if hasattr(m, "kernel")])
 # Conv 3x3 1->8, Conv 3x3 stride 2 8->16, then the average over positions, Linear 16->2
 
@@ -328,7 +329,7 @@ image_test = [(images(x), y) for x, y in test]
 
 
 def cnn_run(seed, train_first):
-    net = bel.cnn(1, 2, channels=(8, 16), rngs=seed)
+    net = bel.cnn(1, 2, channels=CHANNELS, rngs=seed)
     model = bel.batchensemble(net, 1, rngs=seed + 100, init="random_sign")
     return lifelong.learn_tasks(
         model, few_train, image_test, rngs=seed + 200, train_first=train_first,

@@ -30,6 +30,8 @@ import pytest
 
 import bel
 
+from support import launch, require_browser
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "docs" / "_build" / "html"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -40,17 +42,6 @@ REPOSITORY = os.environ.get("BEL_REPOSITORY", "").strip() or "OWNER/REPO"
 BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD"
 COLAB = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-# Debian's Chromium, as tests/test_browser.py finds and starts it
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _notebook(path: Path) -> dict:
@@ -257,24 +248,6 @@ def test_api_pages_cover_every_public_name(book):
 # -- in a browser ----------------------------------------------------------------------------------
 
 
-def _require_browser():
-    """playwright's sync API, or a skip (a failure in CI) saying what is missing."""
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"Chromium ({CHROMIUM}; install Debian's `chromium` package)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing.append("the playwright Python package (pip install -e '.[dev]')")
-        sync_playwright = None
-    if missing:
-        message = "browser test needs " + " and ".join(missing)
-        if IN_CI:
-            pytest.fail(message + " (CI=true: not skipping)")
-        pytest.skip(message)
-    return sync_playwright
-
-
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -355,10 +328,10 @@ def _check_page(page, watch: _Watch, what: str) -> None:
 
 
 def test_book_in_a_browser(server):
-    sync_playwright = _require_browser()
+    sync_playwright = require_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
             watch = _Watch(page, server)

@@ -19,8 +19,6 @@ import io
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,43 +34,11 @@ from PIL import Image
 
 from bel.explorer import DiversityExplorer
 
+from support import free_port, launch, require_browser, scratch_env, stop
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "03_diversity_explorer.ipynb"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _require_browser():
-    """playwright's sync API, or a skip (a failure in CI) saying what is missing."""
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"Chromium ({CHROMIUM}; install Debian's `chromium` package)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing.append("the playwright Python package (pip install -e '.[dev]')")
-        sync_playwright = None
-    if missing:
-        message = "browser test needs " + " and ".join(missing)
-        if IN_CI:
-            pytest.fail(message + " (CI=true: not skipping)")
-        pytest.skip(message)
-    return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _scratch(tmp: Path) -> tuple[Path, dict[str, str]]:
@@ -86,19 +52,7 @@ def _scratch(tmp: Path) -> tuple[Path, dict[str, str]]:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nbformat.write(nb, root / NOTEBOOK.name)
-    env = dict(os.environ)
-    for name, sub in [
-        ("HOME", "home"),
-        ("JUPYTER_CONFIG_DIR", "config"),
-        ("JUPYTER_DATA_DIR", "data"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"),
-        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
-        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-        ("IPYTHONDIR", "ipython"),
-        ("MPLCONFIGDIR", "matplotlib"),
-    ]:
-        (tmp / sub).mkdir()
-        env[name] = str(tmp / sub)
+    env = scratch_env(tmp)
     return root, env
 
 
@@ -131,33 +85,27 @@ def _server(command: list[str], root: Path, env: dict[str, str], ready: str, log
                 time.sleep(0.5)
         yield
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=10)
+        stop(server)
         log.close()
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on a free port, with scratch folders; stopped at teardown."""
-    _require_browser()
+    require_browser()
     scratch = tmp_path_factory.mktemp("lab")
     root, env = _scratch(scratch)
     # no news or update checks (no network, and no pop-up over the notebook)
-    notification = scratch / "settings" / "@jupyterlab" / "apputils-extension"
+    notification = Path(env["JUPYTERLAB_SETTINGS_DIR"], "@jupyterlab", "apputils-extension")
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
     # every cell in the page (not only the visible ones), so that the test can read all outputs
-    tracker = scratch / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker = Path(env["JUPYTERLAB_SETTINGS_DIR"], "@jupyterlab", "notebook-extension")
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     command = [
         str(Path(sys.executable).with_name("jupyter-lab")),
         "--no-browser",
@@ -178,10 +126,10 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def voila(tmp_path_factory):
     """A Voila server for the copy of notebook 03 on a free port; stopped at teardown."""
-    _require_browser()
+    require_browser()
     scratch = tmp_path_factory.mktemp("voila")
     root, env = _scratch(scratch)
-    port = _free_port()
+    port = free_port()
     command = [
         str(Path(sys.executable).with_name("voila")),
         "--no-browser",
@@ -285,13 +233,13 @@ def _no_errors(text: str, errors: list[str]) -> None:
 
 
 def test_explorer_renders_and_responds_in_jupyterlab(lab):
-    sync_playwright = _require_browser()
+    sync_playwright = require_browser()
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     base, token = lab
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             errors: list[str] = []
@@ -334,10 +282,10 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab):
 
 
 def test_explorer_renders_and_responds_in_voila(voila):
-    sync_playwright = _require_browser()
+    sync_playwright = require_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             errors: list[str] = []

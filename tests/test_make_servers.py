@@ -9,30 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
+from support import free_port, scratch_env, stop
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _scratch_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
-                 "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR",
-                 "MPLCONFIGDIR"):  # fmt: skip
-        (tmp_path / name).mkdir()
-        env[name] = str(tmp_path / name)
-    return env
 
 
 def _serve(args: list[str], env: dict[str, str], url: str, log: Path, timeout: float) -> str:
@@ -61,22 +45,16 @@ def _serve(args: list[str], env: dict[str, str], url: str, log: Path, timeout: f
                         ) from None
                     time.sleep(0.5)
         finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
-                    server.wait(timeout=10)
+            stop(server)
 
 
 def test_make_lab_starts_for_this_user_and_serves_jupyterlab(tmp_path):
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     lab_args = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} "
                 f"--ServerApp.port_retries=0 --IdentityProvider.token={token}")  # fmt: skip
     page = _serve(
         ["lab", f"LAB_ARGS={lab_args}"],
-        _scratch_env(tmp_path),
+        scratch_env(tmp_path),
         f"http://127.0.0.1:{port}/lab?token={token}",
         tmp_path / "lab.log",
         timeout=120,
@@ -91,10 +69,10 @@ def test_allow_root_is_passed_to_jupyterlab_only_for_root():
 
 
 def test_make_explorer_prints_its_address_and_serves_the_explorer(tmp_path):
-    port = _free_port()
+    port = free_port()
     page = _serve(
         ["explorer", f"EXPLORER_PORT={port}", "EXPLORER_ARGS=--Voila.ip=127.0.0.1"],
-        _scratch_env(tmp_path),
+        scratch_env(tmp_path),
         f"http://127.0.0.1:{port}/",
         tmp_path / "explorer.log",
         timeout=600,  # the page is sent once notebook 03 has run

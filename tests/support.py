@@ -1,0 +1,79 @@
+"""What the tests that start servers or drive Chromium share (imported by those test modules).
+
+Debian's Chromium driven by playwright; a free localhost port; scratch Jupyter folders so that no
+test reads or writes the user's own settings; stopping a server's whole process group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SCRATCH = ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+           "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR",
+           "MPLCONFIGDIR")  # fmt: skip
+
+
+def require_browser():
+    """playwright's sync API, or a skip (a failure in CI) saying what is missing."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"Chromium ({CHROMIUM}; install Debian's `chromium` package)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright Python package (pip install -e '.[dev]')")
+        sync_playwright = None
+    if missing:
+        message = "browser test needs " + " and ".join(missing)
+        if IN_CI:
+            pytest.fail(message + " (CI=true: not skipping)")
+        pytest.skip(message)
+    return sync_playwright
+
+
+def launch(playwright):
+    """Debian's Chromium, headless, started by ``playwright``."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scratch_env(tmp: Path) -> dict[str, str]:
+    """This environment with every Jupyter, IPython and matplotlib folder (and HOME) under ``tmp``,
+    in a folder named after its variable."""
+    env = dict(os.environ)
+    for name in SCRATCH:
+        (tmp / name).mkdir()
+        env[name] = str(tmp / name)
+    return env
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop a server started with ``start_new_session=True`` and everything it started."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
