@@ -318,3 +318,36 @@ def test_sizes_measures_every_model(ensemble):
     assert rows["BatchEnsemble"]["fast (r, s)"] == 4 * (2 + 8) + 4 * (8 + 3)
     with pytest.raises(ValueError, match=r"sizes expects a non-empty dict"):
         compare.sizes({})
+
+
+# --------------------------------------------------------------------------------------------------
+# seed_gap
+
+
+def test_seed_gap_is_better_or_worse_only_beyond_the_spread_of_the_gaps():
+    a = np.array([0.90, 0.92, 0.91, 0.93, 0.90])
+    assert compare.seed_gap(a, a - 0.02).verdict == "better"
+    assert compare.seed_gap(a - 0.02, a).verdict == "worse"
+    noisy = a + np.array([0.03, -0.03, 0.02, -0.02, 0.01])
+    gap = compare.seed_gap(noisy, a)
+    assert gap.verdict == "no measurable difference"
+    assert gap.wins == 3 and gap.seeds == 5 and not gap.every_seed
+    assert gap.mean == pytest.approx(0.002)
+    assert gap.spread == pytest.approx(np.std(noisy - a, ddof=1))
+
+
+def test_seed_gap_lower_is_better_flips_the_verdict_and_the_wins():
+    nll_a, nll_b = [0.30, 0.31, 0.29], [0.35, 0.36, 0.33]
+    gap = compare.seed_gap(nll_a, nll_b, higher_is_better=False)
+    assert (gap.verdict, gap.wins, gap.every_seed) == ("better", 3, True)
+    assert str(gap).startswith("better (gap -0.047")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "match"),
+    [([1.0], [1.0], "length >= 2"), ([1, 2], [1, 2, 3], r"\(2,\) and \(3,\)"),
+     ([1, np.nan], [1, 2], "finite")],
+)  # fmt: skip
+def test_seed_gap_refuses_what_it_cannot_compare(a, b, match):
+    with pytest.raises(ValueError, match=match):
+        compare.seed_gap(a, b)
