@@ -19,8 +19,8 @@ from bel.layers import (
     tile,
     untile,
 )
-from bel.optim import fast_weight_optimizer
 from bel.models import cnn, global_average, mlp
+from bel.optim import fast_weight_optimizer
 from bel.train import fit, predict
 
 __all__ = [

@@ -291,8 +291,10 @@ def member_losses(model: nnx.Module, rows_per_member: list[np.ndarray]) -> np.nd
     losses = []
     for k, rows in enumerate(rows_per_member):
         z = logits[k, rows]
-        log_p = z - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)) - z.max(
-            1, keepdims=True
+        log_p = (
+            z
+            - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))
+            - z.max(1, keepdims=True)
         )
         losses.append(-log_p[np.arange(len(rows)), Y[rows]].mean())
     return np.array(losses)
