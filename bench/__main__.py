@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["bench.layers", "bench.train", "bench.explorer", "bench.notebooks"]
+MODULES = ["bench.layers", "bench.train", "bench.batches", "bench.explorer", "bench.notebooks"]
 
 
 def main(argv: list[str]) -> None:
