@@ -41,6 +41,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from flax.nnx.filterlib import Filter
+from jax.typing import ArrayLike
 
 from bel.layers import num_members as model_members
 from bel.layers import tile, untile
@@ -54,6 +56,9 @@ __all__ = ["LOSSES", "MEMBERS_SEE", "fit", "predict", "training_run", "TrainingR
 
 LOSSES = ("cross_entropy", "mse")
 MEMBERS_SEE = ("same", "split")
+Loss = Literal["cross_entropy", "mse"]
+MembersSee = Literal["same", "split"]
+Rate = float | np.floating | jax.Array  # a Python, numpy or JAX scalar
 DEFAULT_STEPS = 500
 # Steps per compiled call: the loss buffer's length, and the mini-batch index buffer's (capped so
 # that the indices of one call stay near 1 MB however large the batch).
@@ -402,20 +407,20 @@ class Batches:
 
 def fit(
     model: nnx.Module,
-    x: Any,
-    y: Any,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
-    loss: str = "cross_entropy",
+    loss: Loss = "cross_entropy",
     steps: int | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
-    members_see: Literal["same", "split"] = "same",
+    members_see: MembersSee = "same",
     seed: int = 0,
-    learning_rate: float | jax.Array | optax.Schedule = 1e-2,
-    fast_lr_multiplier: float | jax.Array = 0.5,
-    weight_decay: float | jax.Array = 0.0,
-    wrt: Any = nnx.Param,
-    member_mask: Any = None,
+    learning_rate: Rate | optax.Schedule = 1e-2,
+    fast_lr_multiplier: Rate = 0.5,
+    weight_decay: Rate = 0.0,
+    wrt: Filter = nnx.Param,
+    member_mask: ArrayLike | None = None,
     chunk: int | None = None,
     callback: Callable[[int, float], None] | None = None,
     num_members: int | None = None,
@@ -586,18 +591,18 @@ class TrainingRun:
 
 def training_run(
     model: nnx.Module,
-    x: Any,
-    y: Any,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
-    loss: str = "cross_entropy",
+    loss: Loss = "cross_entropy",
     batch_size: int | None = None,
-    members_see: Literal["same", "split"] = "same",
+    members_see: MembersSee = "same",
     seed: int = 0,
-    learning_rate: float | jax.Array | optax.Schedule = 1e-2,
-    fast_lr_multiplier: float | jax.Array = 0.5,
-    weight_decay: float | jax.Array = 0.0,
-    wrt: Any = nnx.Param,
-    member_mask: Any = None,
+    learning_rate: Rate | optax.Schedule = 1e-2,
+    fast_lr_multiplier: Rate = 0.5,
+    weight_decay: Rate = 0.0,
+    wrt: Filter = nnx.Param,
+    member_mask: ArrayLike | None = None,
     num_members: int | None = None,
 ) -> TrainingRun:
     """Check everything :func:`fit` takes and prepare its compiled loop (see :class:`TrainingRun`).
@@ -669,7 +674,7 @@ def training_run(
 
 def predict(
     model: nnx.Module,
-    x: Any,
+    x: ArrayLike,
     *,
     batch_size: int | None = None,
     num_members: int | None = None,
