@@ -547,11 +547,8 @@ class TrainingRun:
         self.batches: Batches | None = batches
         self.stepwise = stepwise
         self.done = 0
-        size = None if batches is None else batches.size
-        self.steps_per_call = (
-            MAX_STEPS_PER_CALL if size is None else max(1, min(MAX_STEPS_PER_CALL,
-                                                               _ROWS_PER_CALL // size))
-        )  # fmt: skip
+        rows_per_step = 1 if batches is None else batches.size
+        self.steps_per_call = max(1, min(MAX_STEPS_PER_CALL, _ROWS_PER_CALL // rows_per_step))
 
     @property
     def steps_per_epoch(self) -> int:
