@@ -14,6 +14,8 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bel
 
@@ -358,6 +360,21 @@ def test_mini_batches_are_reproducible_from_the_seed_and_differ_across_seeds():
     epoch = batches.rows(0, 5)  # one epoch: every row exactly once
     assert sorted(epoch.ravel().tolist()) == list(range(40))
     assert not np.array_equal(batches.rows(5, 5), epoch)  # a fresh permutation per epoch
+
+
+@given(n=st.integers(1, 50), data=st.data())
+def test_every_epoch_takes_distinct_rows_and_the_seed_fixes_them(n, data):
+    size = data.draw(st.integers(1, n))
+    seed, start = data.draw(st.integers(0, 2**32 - 1)), data.draw(st.integers(0, 20))
+    batches = bel.train.Batches(n, size, seed)
+    per_epoch = n // size
+    rows = batches.rows(start * per_epoch, per_epoch)  # one whole epoch
+    assert rows.shape == (per_epoch, size) and rows.dtype == np.int32
+    assert len(set(rows.ravel().tolist())) == per_epoch * size  # no row twice in an epoch
+    assert rows.min() >= 0 and rows.max() < n
+    np.testing.assert_array_equal(
+        bel.train.Batches(n, size, seed).rows(start * per_epoch, per_epoch), rows
+    )
 
 
 def test_epochs_are_steps_over_the_data():
