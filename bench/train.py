@@ -1,4 +1,5 @@
-"""How ``bel.fit`` steps: one compiled ``scan`` over all steps, or one compiled step per call.
+"""How ``bel.fit`` steps: one compiled loop over the steps (``scan`` in the figures' names), or
+one compiled step per call.
 
 On the CPU, XLA runs a convolution's gradient several times slower inside a compiled loop body
 than outside one, so :func:`bel.train.training_run` steps models with a convolution from Python
