@@ -310,10 +310,10 @@ def _number(value: Any) -> float | None:
     return float(array)
 
 
-def _check_rate(value: Any, name: str) -> jax.Array:
+def _check_rate(value: Any, name: str, expected: str = "a finite number >= 0") -> jax.Array:
     number = _number(value)
     if number is None or not (math.isfinite(number) and number >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return jnp.float32(number)
 
 
@@ -622,7 +622,9 @@ def training_run(
     hyper = {
         "learning_rate": jnp.float32(0)
         if schedule is not None
-        else _check_rate(learning_rate, "learning_rate"),
+        else _check_rate(
+            learning_rate, "learning_rate", "a finite number >= 0 or an optax schedule"
+        ),
         "fast_lr_multiplier": _check_rate(fast_lr_multiplier, "fast_lr_multiplier"),
         "weight_decay": _check_rate(weight_decay, "weight_decay"),
     }

@@ -124,12 +124,24 @@ BAD_FIT = [
         dict(x=np.full((40, 2), 2**40, np.int64)),
         r"integer inputs that fit in int32, got int64 inputs from 1099511627776",
     ),
-    (dict(learning_rate=jnp.float32(-1)), r"learning_rate must be a finite number >= 0, got Arr"),
-    (dict(learning_rate=np.ones(2)), r"learning_rate must be a finite number >= 0, got array"),
+    (
+        dict(learning_rate=jnp.float32(-1)),
+        r"learning_rate must be a finite number >= 0 or an optax schedule, got Arr",
+    ),
+    (
+        dict(learning_rate=np.ones(2)),
+        r"learning_rate must be a finite number >= 0 or an optax schedule, got array",
+    ),
     (dict(learning_rate=lambda step: -1.0), r"learning_rate: a schedule must give a finite rate"),
     (dict(learning_rate=lambda: 1.0), r"learning_rate: the schedule .* failed at step 0"),
-    (dict(learning_rate=-1e-3), r"learning_rate must be a finite number >= 0, got -0\.001"),
-    (dict(learning_rate=float("inf")), r"learning_rate must be a finite number >= 0, got inf"),
+    (
+        dict(learning_rate=-1e-3),
+        r"learning_rate must be a finite number >= 0 or an optax schedule, got -0\.001",
+    ),
+    (
+        dict(learning_rate=float("inf")),
+        r"learning_rate must be a finite number >= 0 or an optax schedule, got inf",
+    ),
     (dict(fast_lr_multiplier=-1), r"fast_lr_multiplier must be a finite number >= 0, got -1"),
     (dict(fast_lr_multiplier=float("nan")), r"fast_lr_multiplier must be a finite .*got nan"),
     (dict(weight_decay="0.1"), r"weight_decay must be a finite number >= 0, got '0\.1'"),
