@@ -417,12 +417,14 @@ def seed_verdict(
     *,
     higher_is_better: bool = True,
     digits: int = 3,
+    better: str = "better",
 ) -> str:
     """The verdict of :func:`seed_gap` as a phrase for a lesson's prose, the better method first.
 
     ``names`` are how A and B are called. A measurable gap reads "X (mean) is better than Y
     (mean)", with "in every seed" only when X is ahead in every seed (else the wins are counted);
-    a gap within the spread reads "no measurable difference between X and Y".
+    a gap within the spread reads "no measurable difference between X and Y". ``better`` replaces
+    the word "better" for numbers that have no better, e.g. ``better="higher"`` for a diversity.
 
     >>> seed_verdict([0.91, 0.93, 0.92], [0.88, 0.90, 0.90], ("BatchEnsemble", "single"))
     'BatchEnsemble (0.920) is better than single (0.893) in every seed'
@@ -430,6 +432,8 @@ def seed_verdict(
     'no measurable difference between A (0.330) and B (0.313): gap +0.017 ± 0.050 over 3 seeds'
     >>> seed_verdict([0.5, 0.4, 0.45, 0.52], [0.6, 0.6, 0.6, 0.5], ("A", "B"))
     'B (0.575) is better than A (0.468), ahead in 3 of 4 seeds'
+    >>> seed_verdict([0.3, 0.4, 0.35], [0.1, 0.1, 0.2], ("A", "B"), better="higher")
+    'A (0.350) is higher than B (0.133) in every seed'
     """
     if not (
         isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) for n in names)
@@ -450,4 +454,4 @@ def seed_verdict(
         won = seed_gap(b, a, higher_is_better=higher_is_better)
     how = " in every seed" if won.every_seed else f", ahead in {won.wins} of {won.seeds} seeds"
     mean_w, mean_l = f"{means[winner]:.{digits}f}", f"{means[loser]:.{digits}f}"
-    return f"{winner} ({mean_w}) is better than {loser} ({mean_l}){how}"
+    return f"{winner} ({mean_w}) is {better} than {loser} ({mean_l}){how}"
