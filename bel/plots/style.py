@@ -61,13 +61,15 @@ CLASS_COLORS = OKABE_ITO[:6] + OKABE_ITO[7:]  # classes in scatter plots (no yel
 MEMBER_COLORS = OKABE_ITO  # ensemble members, in member order
 # One colour per method, the same in every notebook and figure (look colours up with
 # ``bel.plots.model_color(name)``; a method not listed here gets a palette colour by position).
-# Eight Okabe-Ito colours for nine names: "separate networks" (notebook 05: one independently
+# Eight Okabe-Ito colours for nine methods: "separate networks" (notebook 05: one independently
 # trained network per task) is the naive ensemble's idea grown one task at a time, so it shares
-# naive's orange; the two never appear in one figure. Yellow (pale on white) goes to the method
+# naive's orange; the two never appear in one figure. "N(1, 0.5²)" is BatchEnsemble with its
+# default initialisation, named by the initialisation where inits are compared. Yellow (pale on white) goes to the method
 # drawn only as black-ringed dots.
 MODEL_COLORS = {
     "single": "#000000",  # black: one network, the baseline
     "BatchEnsemble": "#0072B2",  # blue (every member sees the same rows, the default of bel.fit)
+    "N(1, 0.5²)": "#0072B2",  # blue: BatchEnsemble's default initialisation, named by it
     "BatchEnsemble (split)": "#56B4E9",  # sky blue: each member its own sub-batch (paper §3.1)
     "naive": "#E69F00",  # orange: independently trained networks
     "separate networks": "#E69F00",  # orange: one independent network per task (notebook 05)
