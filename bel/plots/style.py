@@ -64,8 +64,8 @@ MEMBER_COLORS = OKABE_ITO  # ensemble members, in member order
 # Eight Okabe-Ito colours for nine methods: "separate networks" (notebook 05: one independently
 # trained network per task) is the naive ensemble's idea grown one task at a time, so it shares
 # naive's orange; the two never appear in one figure. "N(1, 0.5²)" is BatchEnsemble with its
-# default initialisation, named by the initialisation where inits are compared. Yellow (pale on white) goes to the method
-# drawn only as black-ringed dots.
+# default initialisation, named by the initialisation where inits are compared. Yellow (pale on
+# white) goes to the method drawn only as black-ringed dots.
 MODEL_COLORS = {
     "single": "#000000",  # black: one network, the baseline
     "BatchEnsemble": "#0072B2",  # blue (every member sees the same rows, the default of bel.fit)
