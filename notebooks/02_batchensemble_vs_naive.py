@@ -28,7 +28,8 @@
 # - what the usual ensemble scores measure (accuracy, NLL, Brier, ECE, disagreement, mutual
 #   information), with their formulas;
 # - how to measure parameters and time, and to read time as a ratio to the single model;
-# - how to tell a real difference from seed noise, by looking at every seed;
+# - which rows each member sees in training (two protocols), and which one these notebooks use;
+# - how to tell a real difference from seed noise, seed by seed (`bel.compare.seed_gap`);
 # - how to read a reliability diagram;
 # - where each ensemble's members disagree: on the data or away from it, measured by the distance
 #   to the nearest training point.
