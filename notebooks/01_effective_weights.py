@@ -37,7 +37,7 @@
 #   own state.
 #
 # **Prerequisites.** Matrix products and broadcasting in NumPy or `jax.numpy`; what a linear layer
-# computes. **Run time:** about 15 seconds on a 2-core laptop CPU.
+# computes. **Run time:** about 13 seconds on a 2-core CPU.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).

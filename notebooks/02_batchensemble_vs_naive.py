@@ -36,7 +36,7 @@
 #
 # **Prerequisites.** Notebook [`01_effective_weights`](01_effective_weights.ipynb) (member $i$
 # uses $W \circ (r_i s_i^\top)$); softmax and cross-entropy. **Run time:** about 25 seconds on a
-# 2-core laptop CPU.
+# 2-core CPU (most of it compiling: each model structure compiles once).
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).

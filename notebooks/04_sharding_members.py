@@ -42,7 +42,7 @@
 # - what changes when the same code runs on many machines (`jax.distributed`).
 #
 # **Prerequisites**: notebooks 01 (the layer $W \circ (r_i s_i^\top)$ and the member-major
-# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: under 30 s on a
+# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: about 15 s on a
 # 2-core CPU.
 
 # %%

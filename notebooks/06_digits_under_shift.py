@@ -47,7 +47,7 @@
 #
 # **Prerequisites.** Notebooks `01_effective_weights` (member $i$ uses $W \circ (r_i s_i^\top)$)
 # and `02_batchensemble_vs_naive` (the scores NLL, ECE, Brier, disagreement, mutual
-# information). **Run time:** under 30 seconds on a 2-core laptop CPU (the last cell prints this
+# information). **Run time:** about 20 seconds on a 2-core CPU (the last cell prints this
 # run's time).
 
 # %%
