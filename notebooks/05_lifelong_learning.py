@@ -55,7 +55,8 @@
 # - what a new task costs in parameters.
 #
 # **Prerequisites**: notebook 01 (the layer and its factors $r$, $s$) and `bel.fit`
-# (notebook 02). **Run time**: under 30 s on a 2-core CPU.
+# (notebook 02). **Run time**: about 30 s on a 2-core CPU, most of it compiling (the
+# convolutional network of section 6 alone takes about a third).
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
