@@ -46,6 +46,7 @@ __all__ = [
     "format_table",
     "SeedGap",
     "seed_gap",
+    "seed_verdict",
 ]
 
 
@@ -407,3 +408,50 @@ def seed_gap(a: Any, b: Any, *, higher_is_better: bool = True) -> SeedGap:
     else:
         verdict = "no measurable difference"
     return SeedGap(mean, spread, wins, int(d.size), verdict)
+
+
+def seed_verdict(
+    a: Any,
+    b: Any,
+    names: tuple[str, str],
+    *,
+    higher_is_better: bool = True,
+    digits: int = 3,
+    better: str = "better",
+) -> str:
+    """The verdict of :func:`seed_gap` as a phrase for a lesson's prose, the better method first.
+
+    ``names`` are how A and B are called. A measurable gap reads "X (mean) is better than Y
+    (mean)", with "in every seed" only when X is ahead in every seed (else the wins are counted);
+    a gap within the spread reads "no measurable difference between X and Y". ``better`` replaces
+    the word "better" for numbers that have no better, e.g. ``better="higher"`` for a diversity.
+
+    >>> seed_verdict([0.91, 0.93, 0.92], [0.88, 0.90, 0.90], ("BatchEnsemble", "single"))
+    'BatchEnsemble (0.920) is better than single (0.893) in every seed'
+    >>> seed_verdict([0.30, 0.38, 0.31], [0.33, 0.31, 0.30], ("A", "B"), higher_is_better=False)
+    'no measurable difference between A (0.330) and B (0.313): gap +0.017 ± 0.050 over 3 seeds'
+    >>> seed_verdict([0.5, 0.4, 0.45, 0.52], [0.6, 0.6, 0.6, 0.5], ("A", "B"))
+    'B (0.575) is better than A (0.468), ahead in 3 of 4 seeds'
+    >>> seed_verdict([0.3, 0.4, 0.35], [0.1, 0.1, 0.2], ("A", "B"), better="higher")
+    'A (0.350) is higher than B (0.133) in every seed'
+    """
+    if not (
+        isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) for n in names)
+    ):
+        raise ValueError(f"seed_verdict expects names as a tuple of two strings, got {names!r}")
+    gap = seed_gap(a, b, higher_is_better=higher_is_better)
+    means = {names[0]: float(np.mean(a)), names[1]: float(np.mean(b))}
+    if gap.verdict == "no measurable difference":
+        return (
+            f"no measurable difference between {names[0]} ({means[names[0]]:.{digits}f}) and "
+            f"{names[1]} ({means[names[1]]:.{digits}f}): gap {gap.mean:+.{digits}f} ± "
+            f"{gap.spread:.{digits}f} over {gap.seeds} seeds"
+        )
+    first = gap.verdict == "better"
+    winner, loser = (names[0], names[1]) if first else (names[1], names[0])
+    won = seed_gap(a, b, higher_is_better=higher_is_better)
+    if not first:
+        won = seed_gap(b, a, higher_is_better=higher_is_better)
+    how = " in every seed" if won.every_seed else f", ahead in {won.wins} of {won.seeds} seeds"
+    mean_w, mean_l = f"{means[winner]:.{digits}f}", f"{means[loser]:.{digits}f}"
+    return f"{winner} ({mean_w}) is {better} than {loser} ({mean_l}){how}"

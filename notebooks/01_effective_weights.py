@@ -19,7 +19,7 @@
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/01_effective_weights.ipynb)
 #
 # A BatchEnsemble layer (Wen, Tran & Ba, ICLR 2020,
-# [arXiv:2002.06715](https://arxiv.org/abs/2002.06715)) stores *one* weight matrix $W$ and, for
+# [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2)) stores *one* weight matrix $W$ and, for
 # every ensemble member $i$, two small vectors $r_i$ and $s_i$. Member $i$ behaves exactly like an
 # ordinary layer with the weight $W \circ (r_i s_i^\top)$, its *effective weight* (the paper's
 # Equation 1 and Figure 2).
@@ -37,7 +37,7 @@
 #   own state.
 #
 # **Prerequisites.** Matrix products and broadcasting in NumPy or `jax.numpy`; what a linear layer
-# computes. **Run time:** about 15 seconds on a 2-core laptop CPU.
+# computes. **Run time:** about 13 seconds on a 2-core CPU.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
@@ -147,7 +147,7 @@ print(f"negative entries: {int((r[0] < 0).sum())} of {r.shape[1]} in r_0, "
 # share one), and $W$ and the effective weights share one scale (the first and last bars are the
 # same), so you can compare members entry by entry and see what each member does to $W$.
 
-# %%
+# %% tags=["hide-input"]
 plot_factors(layer, members=[0, 1, 2], cell=0.25)
 
 # %% [markdown]
@@ -174,11 +174,12 @@ print(f"max |layer.effective_weights() - by hand| = {float(difference):.1e}")
 # $$Y = \big((X \circ R)\, W\big) \circ S + \text{bias},$$
 #
 # where row block $k$ of $R$ and $S$ repeats $r_k$ and $s_k$: one matrix product with the shared $W$
-# for all $E \cdot B$ rows, with an elementwise product before and after. This is the paper's
-# Equation 5; the paper stores $W$ as `[out, in]` and so names the input-side vector $s$ and the
-# output-side one $r$, the other way round from `bel`, which keeps `nnx.Linear`'s `[in, out]`.
-# `bel.tile(x, E)` stacks $E$ copies of a batch `x` in that order; `bel.untile` splits the `[E·B,
-# out]` result back into `[E, B, out]`.
+# for all $E \cdot B$ rows, with an elementwise product before and after. This is the
+# vectorised form of the paper's §3.1 ("Vectorization"). Versions of the paper and other
+# implementations differ in which of the two vectors they put on the input side; in `bel`, which
+# keeps `nnx.Linear`'s `[in, out]` kernel, $r_i$ always scales the inputs (the rows of $W$) and
+# $s_i$ the outputs (its columns). `bel.tile(x, E)` stacks $E$ copies of a batch `x` in that
+# order; `bel.untile` splits the `[E·B, out]` result back into `[E, B, out]`.
 #
 # Is that really member $i$ using the weight $W \circ (r_i s_i^\top)$? Compare with the explicit
 # computation $x \, (W \circ r_i s_i^\top) + b_i$ for every member.
@@ -228,7 +229,7 @@ for k in range(E):
 # for example $j$; the number (and colour) is the example actually sitting there. Red frames mark
 # the cells that do not hold example $j$.
 
-# %%
+# %% tags=["hide-input"]
 fig = style.figure(8.5, 2.6)
 left, right = fig.subplots(1, 2)
 plot_member_layout(bel.tile(example, E), E, ax=left, title="bel.tile(x, E): member-major")
@@ -277,7 +278,7 @@ cosine = {name: float(metrics.mean_pairwise_cosine(w)) for name, w in initialise
 # compared across rows too. The scale is $\pm 2 \max |W|$: the few entries beyond it are drawn at
 # full colour. The mean pairwise cosine is in each row's label.
 
-# %%
+# %% tags=["hide-input"]
 vmax = 2 * float(jnp.abs(W).max())
 fig = style.figure(6.5, 8.5)
 axes = fig.subplots(len(settings), E)
@@ -360,7 +361,7 @@ for name, w in trained.items():
     print(f"{name:<8} after training: max |W_i - W_0| = {float(jnp.abs(w - w[0]).max()):.1e}, "
           f"mean pairwise cosine {float(metrics.mean_pairwise_cosine(w)):.3f}")
 
-# %%
+# %% tags=["hide-input"]
 vmax = max(float(jnp.abs(w).max()) for w in trained.values())
 fig = style.figure(7, 3.6)
 axes = fig.subplots(2, E)
@@ -376,9 +377,11 @@ display(fig)
 # different ones. This is the *collapse*: an ensemble that costs $E$ forward passes and predicts
 # like one network. Nothing in the training loss warns you, since a collapsed ensemble can fit
 # the data as well as one network; only a diversity measurement (here the cosine of exactly 1)
-# shows it. Full-batch training on a tiled batch has no noise that could break the tie; the
-# paper's Appendix B and common code defaults avoid it by drawing $r$ and $s$ with random signs
-# or from $\mathcal{N}(1, 0.5^2)$. The later notebooks refer back to this section.
+# shows it. Full-batch training on a tiled batch has no noise that could break the tie (the
+# paper's protocol, which gives each member its own sub-batch, would: the members would then see
+# different rows; notebook 07 compares the two protocols). The paper's Appendix B and common code
+# defaults avoid the collapse by drawing $r$ and $s$ with random signs or from
+# $\mathcal{N}(1, 0.5^2)$. The later notebooks refer back to this section.
 
 # %% [markdown]
 # ## 6. Parameters and memory, measured
@@ -445,7 +448,7 @@ for n in widths:
     sep_params, _ = parameters_and_bytes(nnx.eval_shape(partial(separate_layers, n)))
     measured_ratio.append(sep_params / be_params)
 
-# %%
+# %% tags=["hide-input"]
 width = np.logspace(0, 11, 200, base=2)
 fig = style.figure(6, 3.2)
 ax = fig.subplots()
@@ -468,9 +471,9 @@ display(fig)
 # ensemble costs $E$ of them. For narrow layers the per-member vectors are not negligible and the
 # saving is smaller; at a width of only a few units (below $2E / (E - 1)$) BatchEnsemble even
 # stores more (the curves start under the solid line at 1). The paper reports the same for whole
-# networks: "BatchEnsemble of ResNet-32 of size 4 incurs 10% more parameters while naive ensemble
-# incurs 4X more" (Section 3.2), and its abstract sums up that "memory reduction is 3X at an
-# ensemble of size 4".
+# networks: its Section 3.2 puts a BatchEnsemble of four ResNet-32s at about 10% more parameters
+# than one network, where a naive ensemble stores four, and its abstract sums up that "memory
+# reduction is 3X at an ensemble of size 4".
 #
 # The same holds while the layer runs: the forward pass of section 3 touches $W$ once and the $E$
 # small vectors, never $E$ full matrices. Only `effective_weights()` builds them, for looking at.
@@ -508,27 +511,36 @@ else:
         print("correct")
 
 # %% [markdown]
-# **Exercise 2 (layout).** A data pipeline hands you `x_interleaved = jnp.repeat(x, E, axis=0)`,
-# the wrong layout. Rearrange its rows into member-major order, using only `x_interleaved` (no
-# `x`, no `tile`), so that the layer gives every member the right examples.
+# **Exercise 2 (layout).** A data pipeline hands you batches in the wrong layout,
+# `x_interleaved = jnp.repeat(x, E, axis=0)`, and the original `x` is gone. Write
+# `to_member_major(x_interleaved)`, which rearranges the rows of any such batch into member-major
+# order, using only its argument (the original batch is not available to it, so `bel.tile` cannot
+# help), so that the layer gives every member the right examples. The check calls it on batches
+# you have not seen, of several sizes.
+
 
 # %%
-x_interleaved = jnp.repeat(x, E, axis=0)  # [E*B, 6]: example 0 four times, then example 1, ...
+def to_member_major(x_interleaved):
+    return None  # your code here: an array of the same shape, [E*B, features], member-major
 
-x_member_major = None  # your code here: an array of shape [E*B, 6]
 
 # %%
-if x_member_major is None:
-    print("not yet - hint: row t of x_interleaved holds example t // E; reshape it to [B, E, 6],"
-          " swap the first two axes, and reshape back")
-else:
-    if jnp.shape(x_member_major) != (E * B, 6):
-        print(f"not yet: expected shape {(E * B, 6)}, got {jnp.shape(x_member_major)}")
-    elif not jnp.allclose(bel.untile(layer(x_member_major), E), explicit, atol=1e-5):
-        print("not yet: the layer still gives some member the wrong example: block k (rows k*B "
-              "to k*B+B-1) must hold examples 0, 1, ..., B-1 in order")
-    else:
-        print("correct")
+def check_member_major():
+    for b, key in [(B, 20), (3, 21), (7, 22)]:  # batches the function has not seen
+        x_new = jax.random.normal(jax.random.key(key), (b, 6))
+        got = to_member_major(jnp.repeat(x_new, E, axis=0))
+        if got is None:
+            return print("not yet - hint: row t of x_interleaved holds example t // E; reshape "
+                         "it to [B, E, 6], swap the first two axes, and reshape back")
+        if jnp.shape(got) != (E * b, 6):
+            return print(f"not yet: for B = {b} expected shape {(E * b, 6)}, got {jnp.shape(got)}")
+        if not jnp.allclose(got, bel.tile(x_new, E)):
+            return print(f"not yet: for B = {b} block k (rows k*B to k*B+B-1) must hold examples "
+                         "0, 1, ..., B-1 of the batch in order")
+    print("correct")
+
+
+check_member_major()
 
 # %% [markdown]
 # **Exercise 3 (arithmetic).** Write the parameter count of a BatchEnsemble layer as a function,
@@ -582,12 +594,17 @@ else:
 # ## References
 #
 # - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
-#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715): the
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2): the
 #   effective weight (Section 3.1, Equation 1, Figure 2), the vectorised forward pass (Equation 5),
 #   the memory cost (Section 3.2), random-sign initialisation (Appendix B).
 # - The fast-weight training recipe used by `bel.fit` follows the BatchEnsemble baselines in
-#   [google/uncertainty-baselines](https://github.com/google/uncertainty-baselines).
+#   [google/uncertainty-baselines](https://github.com/google/uncertainty-baselines), including
+#   that every member sees the same rows (the collapse experiment above); the paper instead splits
+#   each batch among the members (§3.1), a difference notebooks 02 and 07 take up.
 #
 # **Next:** [`02_batchensemble_vs_naive`](02_batchensemble_vs_naive.ipynb) trains BatchEnsemble
 # against a naive ensemble of independent networks and measures what this saving costs in
-# quality, and where the members disagree.
+# quality, and where the members disagree. Whether members that are rescaled copies of one $W$
+# differ *enough* for their disagreement to be useful uncertainty is the question notebooks 02,
+# 03 and 06 measure, and [`07_what_batchensemble_buys`](07_what_batchensemble_buys.ipynb)
+# answers with all of them and the field's results together.

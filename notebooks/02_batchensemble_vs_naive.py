@@ -18,7 +18,7 @@
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/02_batchensemble_vs_naive.ipynb)
 #
-# BatchEnsemble (Wen, Tran & Ba, ICLR 2020, [arXiv:2002.06715](https://arxiv.org/abs/2002.06715))
+# BatchEnsemble (Wen, Tran & Ba, ICLR 2020, [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2))
 # promises much of what an ensemble of independent networks gives, for a fraction of the memory.
 # Here you test that promise on two small problems: the same network is trained as one **single**
 # model, as a **BatchEnsemble** of $E = 4$ members and as a **naive ensemble** of 4 independent
@@ -28,14 +28,15 @@
 # - what the usual ensemble scores measure (accuracy, NLL, Brier, ECE, disagreement, mutual
 #   information), with their formulas;
 # - how to measure parameters and time, and to read time as a ratio to the single model;
-# - how to tell a real difference from seed noise, by looking at every seed;
+# - which rows each member sees in training (two protocols), and which one these notebooks use;
+# - how to tell a real difference from seed noise, seed by seed (`bel.compare.seed_gap`);
 # - how to read a reliability diagram;
 # - where each ensemble's members disagree: on the data or away from it, measured by the distance
 #   to the nearest training point.
 #
 # **Prerequisites.** Notebook [`01_effective_weights`](01_effective_weights.ipynb) (member $i$
 # uses $W \circ (r_i s_i^\top)$); softmax and cross-entropy. **Run time:** about 25 seconds on a
-# 2-core laptop CPU.
+# 2-core CPU (most of it compiling: each model structure compiles once).
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
@@ -156,10 +157,10 @@ print(f"\nBatchEnsemble / naive: {be_params / params['naive']:.2f} (1/E = {1 / E
 # half of the naive ensemble, but clearly more than one single model: with 32 hidden units, the
 # per-member extras (an $r$, an $s$ and a bias in every layer, $E(\mathrm{in} + 2\,\mathrm{out})$
 # per layer) are not small next to the shared $W$ ($\mathrm{in} \cdot \mathrm{out}$). The paper's
-# numbers are for large networks: "BatchEnsemble of ResNet-32 of size 4 incurs 10% more parameters
-# while naive ensemble incurs 4X more" (Section 3.2), and the abstract reports that "memory
-# reduction is 3X at an ensemble of size 4". Exercise 3 finds the width at which this small
-# network gets close.
+# numbers are for large networks: its Section 3.2 reports that a BatchEnsemble of four ResNet-32s
+# stores about 10% more parameters than one network while a naive ensemble stores four whole
+# networks, and its abstract that "memory reduction is 3X at an ensemble of size 4". Exercise 2
+# finds the width at which this small network gets close.
 #
 # ## 5. Training every seed with the same budget
 #
@@ -167,6 +168,17 @@ print(f"\nBatchEnsemble / naive: {be_params / params['naive']:.2f} (1/E = {1 / E
 # and the loss is the mean of the members' losses; BatchEnsemble's $r$ and $s$ learn at half the
 # rate of $W$ (the uncertainty-baselines recipe, built into `bel.fit`). The loop is compiled once
 # per model structure and data shape, so the seeds after the first cost only their steps.
+#
+# **Which rows each member sees.** There are two protocols. In the paper (§3.1 of
+# [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2), "Vectorization") each mini-batch is
+# split into one sub-batch per member, so the members see different rows at every step. The
+# BatchEnsemble baselines of [uncertainty-baselines](https://github.com/google/uncertainty-baselines)
+# instead tile the *same* rows for every member, and Dustin Tran, one of the paper's authors,
+# wrote that this "typically worked a tad better" (uncertainty-baselines issue #188). `bel.fit`
+# follows that recipe, and so does every notebook in this series: every member sees the same rows.
+# Here, with full-batch training, the members then differ only through their initialisation.
+# Notebook [`07_what_batchensemble_buys`](07_what_batchensemble_buys.ipynb) measures both
+# protocols side by side.
 #
 # For each seed and model we keep the logits on the test points and on a grid around the data,
 # which section 8 needs; the grid has as many points as the test set, so both reuse one compiled
@@ -198,56 +210,43 @@ SCORES = {"accuracy": "accuracy ↑", "member_accuracy": "member accuracy ↑", 
 plots.plot_over_seeds(runs, list(SCORES), labels=SCORES, ncols=4)
 
 # %% [markdown]
-# Read each panel for where the dots separate; the cell below prints the means and counts, seed
-# by seed, how often one model beats another (a tie counts for neither).
+# Read each panel for where the dots separate. The cells below turn the same per-seed numbers
+# into verdicts: seed $i$ of one model against seed $i$ of the other, "better" only where the
+# mean gap is larger than the gaps' spread over the seeds (a paired test, `bel.compare.seed_gap`),
+# otherwise "no measurable difference".
 
 
 # %%
+def per_seed(name, score):
+    return [r[score] for r in runs[name]]
+
+
 def mean_of(name, score):
-    return np.mean([r[score] for r in runs[name]])
+    return np.mean(per_seed(name, score))
 
 
-def mean_std(name, score):
-    values = [r[score] for r in runs[name]]
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+HIGHER_IS_BETTER = {"accuracy": True, "member_accuracy": True, "nll": False, "brier": False,
+                    "ece": False}  # fmt: skip
 
 
-def beats(a, b, score, lower_is_better):
-    """In how many seeds model a scores strictly better than model b (ties count for neither)."""
-    sign = -1 if lower_is_better else 1
-    return sum(sign * (ra[score] - rb[score]) > 0 for ra, rb in zip(runs[a], runs[b], strict=True))
+def verdict(a, b, score):
+    """seed_gap's verdict on one score, seed i of model a against seed i of model b."""
+    return compare.seed_verdict(per_seed(a, score), per_seed(b, score), (a, b),
+                                higher_is_better=HIGHER_IS_BETTER[score])  # fmt: skip
 
 
-# %%
-for score, lower in [("accuracy", False), ("member_accuracy", False), ("nll", True),
-                     ("brier", True), ("ece", True)]:
-    print(f"{score:16s}", "  ".join(f"{n} {mean_std(n, score)}" for n in models),
-          f"| naive beats BatchEnsemble in {beats('naive', 'BatchEnsemble', score, lower)}"
-          f"/{len(SEEDS)}, BatchEnsemble beats single in"
-          f" {beats('BatchEnsemble', 'single', score, lower)}/{len(SEEDS)}")
-
-# %%
-def ranking(score, lower=True):
-    means = {n: np.mean([r[score] for r in runs[n]]) for n in models}
-    order = sorted(means, key=means.get, reverse=not lower)
-    return " < ".join(f"{n} ({means[n]:.3f})" for n in order) if lower else " > ".join(
-        f"{n} ({means[n]:.3f})" for n in order)
-
-
-display(Markdown(
-    f"**What the dots show.** NLL, best first: {ranking('nll')}. Brier: {ranking('brier')}. "
-    f"Accuracy: {ranking('accuracy', lower=False)}. Member accuracy: "
-    f"{ranking('member_accuracy', lower=False)}. Disagreement on the test points: "
-    f"{ranking('disagreement', lower=False)}."))
+# %% tags=["remove-input"]
+display(Markdown("**What the dots show**, seed by seed (`bel.compare.seed_gap`: \"better\" only "
+                 "where the mean gap is larger than its spread over the seeds):\n\n" + "\n".join(
+    f"- {SCORES[score]}: {verdict('BatchEnsemble', 'naive', score)}; "
+    f"{verdict('BatchEnsemble', 'single', score)}." for score in HIGHER_IS_BETTER)))
 
 # %% [markdown]
-# So the naive ensemble is the better ensemble on accuracy, NLL and Brier score: it beats
-# BatchEnsemble on them in most or all seeds (the counts above); on ECE the two are close.
-# BatchEnsemble is not clearly better than the single model: its mean NLL and ECE are lower, but
-# its mean accuracy and Brier score are no better, and on most scores it wins only some seeds.
-# Notice also the member accuracy: each BatchEnsemble member is, on its own, *less* accurate than
-# a single network, while it disagrees with the others *more* often than naive members do. Part of
-# BatchEnsemble's diversity is members making different mistakes on the data.
+# Read each line against its panel: where the dots of two models overlap, the verdict is "no
+# measurable difference", whatever the order of the means. Notice the member accuracy in
+# particular: it compares each BatchEnsemble member, on its own, with a whole single network.
+# When a member is weaker than a single network, part of BatchEnsemble's disagreement (section
+# 8) is members making different mistakes on the data.
 #
 # ### Calibration: the reliability diagram
 #
@@ -279,8 +278,8 @@ for name, z in pooled.items():
 # they are surest, in the biggest dots at the top right, which hold most of the points: accuracy
 # falls short of the confidence there by about the same amount for each (the printed lines). The
 # small dots at low confidence, near the overlap of the moons, hold few points each and wander
-# around the diagonal. Calibration separates the models little on this task: in the ECE panel
-# above their dots overlap.
+# around the diagonal (a bin with fewer than 10 points would be drawn grey, with its count).
+# Whether the models' ECEs differ measurably is in the ECE line of the verdicts above.
 #
 # ## 7. Time, as ratios to the single model
 #
@@ -306,7 +305,7 @@ fig.axes[0].legend(loc="upper left")
 display(fig)
 
 # %%
-def verdict(ratio):
+def speed(ratio):
     """Read a BatchEnsemble / naive time ratio, allowing for timing noise of ±25%."""
     if 0.8 <= ratio <= 1.25:
         return "about the same as the naive ensemble"
@@ -316,7 +315,7 @@ def verdict(ratio):
 be_t, nv_t = ratios["BatchEnsemble"], ratios["naive"]
 lines = [f"- **{kind}:** BatchEnsemble {be_t[kind]:.1f}× the single model, naive "
          f"{nv_t[kind]:.1f}×; BatchEnsemble / naive = {be_t[kind] / nv_t[kind]:.2f}, "
-         f"{verdict(be_t[kind] / nv_t[kind])}." for kind in ["forward", "train step"]]
+         f"{speed(be_t[kind] / nv_t[kind])}." for kind in ["forward", "train step"]]
 display(Markdown("**On this machine, in this run:**\n" + "\n".join(lines)))
 
 # %% [markdown]
@@ -383,30 +382,29 @@ plots.plot_over_seeds({n: runs[n] for n in ensembles}, ["disagreement", "MI on d
                       labels={"disagreement": "disagreement (test points)"}, ncols=3)
 
 # %%
-more_on = beats("BatchEnsemble", "naive", "MI on data", lower_is_better=False)
-less_away = beats("BatchEnsemble", "naive", "MI away", lower_is_better=True)
 be_on, nv_on = mean_of("BatchEnsemble", "MI on data"), mean_of("naive", "MI on data")
 be_away, nv_away = mean_of("BatchEnsemble", "MI away"), mean_of("naive", "MI away")
+mi_on, mi_away = (
+    compare.seed_verdict(per_seed("BatchEnsemble", key), per_seed("naive", key),
+                         ("BatchEnsemble", "naive"), better="higher")
+    for key in ("MI on data", "MI away")
+)  # fmt: skip
+
+# %% tags=["remove-input"]
 display(Markdown(
-    f"**On the data** BatchEnsemble's members disagree more: mean MI {be_on:.3f} against naive's "
-    f"{nv_on:.3f} ({be_on / nv_on:.1f}×, more in {more_on} of {len(SEEDS)} seeds), on the test "
-    f"points {mean_of('BatchEnsemble', 'disagreement'):.3f} against "
-    f"{mean_of('naive', 'disagreement'):.3f}. **Away from the data** they disagree less on "
-    f"average, {be_away:.3f} against {nv_away:.3f} ({be_away / nv_away:.2f}×), but only in "
-    f"{less_away} of {len(SEEDS)} seeds. From on to away, "
-    f"BatchEnsemble's MI grows {be_away / be_on:.1f}×, the naive ensemble's "
+    f"**Mutual information on the data:** {mi_on}. **Away from the data:** {mi_away}. From on "
+    f"to away, BatchEnsemble's mean MI grows {be_away / be_on:.1f}×, the naive ensemble's "
     f"{nv_away / nv_on:.1f}×."))
 
 # %% [markdown]
-# This is the main weakness this notebook finds, and it is the opposite of what an ensemble is for.
-# On the data, where the answer is settled, BatchEnsemble's members disagree clearly more than
-# independent networks, in every seed. Away from the data they do not disagree more than the naive
-# members: about as much at moderate distances (the two thick lines in the right panel run close
-# together) and less in the far corners, so its disagreement rises far less from "on" to "away". The
-# maps show where the disagreement away from the data sits: in *wedges* where the members' decision
-# boundaries fan out. ReLU networks extrapolate along straight lines, so where all members
-# extrapolate the same way they agree, confidently, far from any data. Every BatchEnsemble member is
-# the same $W$ with its rows and columns rescaled, and extrapolates much like the others.
+# An ensemble should disagree little where the data settle the answer and much where they do
+# not; the two lines above say how each ensemble does on each side. The right panel of the
+# figure shows how MI changes with distance: the thick lines are the means over seeds, the thin
+# ones single seeds. The maps show where the disagreement away from the data sits: in *wedges*
+# where the members' decision boundaries fan out. ReLU networks extrapolate along straight lines,
+# so where all members extrapolate the same way they agree, confidently, far from any data. Every
+# BatchEnsemble member is the same $W$ with its rows and columns rescaled, and extrapolates much
+# like the others.
 #
 # Weight space says the same. The mean pairwise cosine similarity of the members' effective
 # weights, layer by layer (`metrics.mean_pairwise_cosine`; 1 means the same direction):
@@ -431,20 +429,22 @@ for name in ensembles:
 #
 # Each panel shows one model's probability of class 1 (blue for class 0, through white, to orange
 # for class 1; the scale is at the bottom left) on a grid around the data, with the decision
-# boundary in black: the single model at the top left, then, row by row, the four members and the
-# mean of each ensemble (seed 0).
+# boundary in black: the single model at the top left, then, row by row, two of the four members
+# and the mean of each ensemble (seed 0).
 
-# %%
+# %% tags=["hide-input"]
 points, grid = bel.data.grid((-2.0, 2.0, -1.6, 1.6), 50)
-mosaic = [["single"] + [f"BatchEnsemble {i}" for i in range(E + 1)],
-          ["scale"] + [f"naive {i}" for i in range(E + 1)]]
-fig = style.figure(9, 3.2)
+SHOWN = (0, 1)  # two of the E members, then the ensemble mean
+mosaic = [["single"] + [f"BatchEnsemble {i}" for i in (*SHOWN, "mean")],
+          ["scale"] + [f"naive {i}" for i in (*SHOWN, "mean")]]
+fig = style.figure(9, 4.4)
 panels = fig.subplot_mosaic(mosaic)
 for name, model in models.items():
     probs = metrics.member_probs(bel.predict(model, points))
-    axes = [panels["single"]] if name == "single" else [panels[f"{name} {i}"] for i in range(E + 1)]
-    plots.plot_decision_maps(probs, grid, x_train, y_train, axes=axes)
-    axes[0].set_ylabel(name)
+    keys = ["single"] if name == "single" else [f"{name} {i}" for i in (*SHOWN, "mean")]
+    plots.plot_decision_maps(probs, grid, x_train, y_train, axes=[panels[k] for k in keys],
+                             members=SHOWN)  # the mean panel averages all E members
+    panels[keys[0]].set_ylabel(name)
 panels["scale"].axis("off")  # this slot holds the colour scale of every panel
 fig.colorbar(panels["single"].images[0], cax=panels["scale"].inset_axes([0.05, 0.55, 0.9, 0.1]),
              orientation="horizontal", label="p(class 1)")
@@ -483,7 +483,7 @@ for seed in SEEDS:
         preds = {n: np.asarray(bel.predict(m, x)) for n, m in pair.items()}
         out.append({"single": preds["naive"][:1], **preds})
 
-# %%
+# %% tags=["hide-input"]
 fig = style.figure(9, 2.8)
 axes = fig.subplots(1, 3, sharey=True)
 for ax, (name, preds) in zip(axes, reg_preds[0].items(), strict=True):
@@ -517,117 +517,93 @@ for preds, test_preds in zip(reg_preds, reg_test_preds, strict=True):
 plots.plot_over_seeds(reg_runs, ["test RMSE", *regions], ncols=4)
 
 # %%
-reg_mean = {n: {k: np.mean([r[k] for r in rs]) for k in rs[0]} for n, rs in reg_runs.items()}
-be, nv = reg_mean["BatchEnsemble"], reg_mean["naive"]
-display(Markdown(
-    f"Mean over seeds: on the data BatchEnsemble spreads {be['spread on data']:.3f}, naive "
-    f"{nv['spread on data']:.3f}; in the gap {be['spread in gap']:.3f} against "
-    f"{nv['spread in gap']:.3f}; beyond $[-1, 1]$ {be['spread beyond']:.3f} against "
-    f"{nv['spread beyond']:.3f}. Test RMSE: single {reg_mean['single']['test RMSE']:.3f}, "
-    f"BatchEnsemble {be['test RMSE']:.3f}, naive {nv['test RMSE']:.3f}."))
+def reg_verdict(key, better="higher", higher_is_better=True):
+    a, b = ([r[key] for r in reg_runs[n]] for n in ("BatchEnsemble", "naive"))
+    return compare.seed_verdict(a, b, ("BatchEnsemble", "naive"), better=better,
+                                higher_is_better=higher_is_better)  # fmt: skip
+
+
+rmse = {n: [r["test RMSE"] for r in rs] for n, rs in reg_runs.items()}
+
+
+# %% tags=["remove-input"]
+display(Markdown("\n".join([
+    f"- Spread on the data: {reg_verdict('spread on data')}.",
+    f"- Spread in the gap: {reg_verdict('spread in gap')}.",
+    f"- Spread beyond [−1, 1]: {reg_verdict('spread beyond')}.",
+    "- Test RMSE: " + "; ".join(
+        compare.seed_verdict(rmse["BatchEnsemble"], rmse[other], ("BatchEnsemble", other),
+                             higher_is_better=False) for other in ("single", "naive")) + ".",
+])))  # fmt: skip
 
 # %% [markdown]
-# The same pattern as in the classification: on the data BatchEnsemble's members spread a little
-# more than the naive members, and beyond $[-1, 1]$, where the data end, they spread clearly less.
-# Inside the narrow gap, between data on both sides, the two spread about equally. The RMSE panel
-# shows all three fit the data about equally well.
+# Compare these lines with the classification of section 8: the regression asks the same
+# question, on the data or away from it, with the spread in place of the mutual information.
+# Inside the narrow gap there are data on both sides; beyond $[-1, 1]$ there are data on one
+# side only, and that is where straight-line extrapolation lets the members run apart, or not.
 #
 # ## 10. Conclusions
 #
-# The numbers the conclusions rest on, gathered from the cells above:
+# Each conclusion below is computed from the per-seed numbers above; the verdicts are
+# `bel.compare.seed_gap`'s.
 
-# %%
-three = lambda score: ", ".join(f"{n} {mean_of(n, score):.3f}" for n in models)  # noqa: E731
+# %% tags=["remove-input"]
+spread_beyond = reg_verdict("spread beyond")
 display(Markdown("\n".join([
-    f"- **Diversity in the wrong place.** Mutual information on the data: BatchEnsemble"
-    f" {be_on:.3f}, naive {nv_on:.3f}; away from it: {be_away:.3f} against {nv_away:.3f}."
-    f" Regression spread beyond the data: {be['spread beyond']:.3f} against"
-    f" {nv['spread beyond']:.3f}.",
-    f"- **Quality** (means over {len(SEEDS)} seeds): NLL {three('nll')}; Brier {three('brier')};"
-    f" accuracy {three('accuracy')}; ECE {three('ece')}.",
-    f"- **Memory.** BatchEnsemble stores {be_params / params['naive']:.0%} of the naive"
-    f" ensemble's parameters, {be_params / params['single']:.1f}× a single model.",
-    f"- **Time** (this run): forward BatchEnsemble / naive ="
-    f" {be_t['forward'] / nv_t['forward']:.2f}, training step"
-    f" {be_t['train step'] / nv_t['train step']:.2f}.",
+    f"- **Where the members disagree.** Mutual information on the data: {mi_on}; away from it: "
+    f"{mi_away}. Regression spread beyond the data: {spread_beyond}.",
+    f"- **Quality.** NLL: {verdict('BatchEnsemble', 'naive', 'nll')}; "
+    f"{verdict('BatchEnsemble', 'single', 'nll')}. Accuracy: "
+    f"{verdict('BatchEnsemble', 'naive', 'accuracy')}; "
+    f"{verdict('BatchEnsemble', 'single', 'accuracy')}. ECE: "
+    f"{verdict('BatchEnsemble', 'naive', 'ece')}; {verdict('BatchEnsemble', 'single', 'ece')}.",
+    f"- **Memory** (the same in every seed). BatchEnsemble stores "
+    f"{be_params / params['naive']:.0%} of the naive ensemble's parameters, "
+    f"{be_params / params['single']:.1f}× a single model.",
+    f"- **Time** (this run, this machine): forward BatchEnsemble / naive = "
+    f"{be_t['forward'] / nv_t['forward']:.2f}, training step "
+    f"{be_t['train step'] / nv_t['train step']:.2f}.",
 ])))
 
 # %% [markdown]
-# What these numbers support, main result first:
+# How to read them:
 #
-# - **BatchEnsemble's members disagree more on the data than the naive ensemble's, and not more
-#   away from it** (less far away on average, though there the two ensembles' dots overlap and
-#   the order changes from seed to seed; clearly less beyond the ends of the regression data).
-#   For "knowing when it doesn't know", what ensembles are usually bought for, the naive
-#   ensemble is the better one here.
-# - **Quality:** the naive ensemble has the best mean NLL, Brier score and accuracy, and beats
-#   BatchEnsemble on them in the seed counts of section 6. BatchEnsemble's mean NLL lies between the
-#   single model's and the naive ensemble's, its accuracy and Brier score do not beat the single
-#   model's, and its members are individually weaker than a single network. Calibration separates
-#   the three least: their ECE dots overlap and their reliability curves lie on top of each other;
-#   the two ensembles' mean ECEs are close to each other, both a little below the single model's.
-# - **Memory** is BatchEnsemble's clear, seed-independent win: far fewer parameters than the naive
-#   ensemble, though not the paper's near-single-model cost at this small width (exercise 3).
+# - **Where the members disagree** is what ensembles are usually bought for: "knowing when you
+#   don't know". An ensemble does that well when its members agree on the data and disagree away
+#   from it; the first line says how far each ensemble does, on this toy plane.
+# - **Quality** differences between the three models are small next to their seed-to-seed
+#   spread on most scores; the verdicts say which ones are not.
+# - **Memory** is BatchEnsemble's one seed-independent win: far fewer parameters than the naive
+#   ensemble, though not the paper's near-single-model cost at this small width (exercise 2).
 # - **Time:** both ensembles do the same arithmetic, so any gap between them in section 7 comes
-#   from layout and overheads on this machine; re-run the cell to see how much it moves. The
-#   paper's speed-up is against members run one after another (Section 3.1, Figure 1), not
-#   against a vectorised naive ensemble.
+#   from layout and overheads on this machine. The paper's speed-up is against members run one
+#   after another (Section 3.1, Figure 1), not against a vectorised naive ensemble.
 #
-# All of this is for the default spread of the fast weights, $r, s \sim \mathcal{N}(1, 0.5^2)$;
-# exercise 2 turns that knob.
+# **How this fits with the other notebooks.** Everything here is one setting: a 2-D toy plane, a
+# small network, the default $r, s$ initialisation $\mathcal{N}(1, 0.5^2)$ (exercise 1 turns that
+# knob) and every member seeing the same rows. On real digits (notebook
+# [06](06_digits_under_shift.ipynb)) BatchEnsemble's members turn out far less diverse than
+# independent networks, as the field reports on image benchmarks; notebook
+# [03](03_diversity_explorer.ipynb) shows that how diverse they start is set by the
+# initialisation. Notebook [`07_what_batchensemble_buys`](07_what_batchensemble_buys.ipynb) puts
+# these settings side by side, with the other training protocol, and says when BatchEnsemble's
+# uncertainty is worth having.
 
 # %% [markdown]
 # ## Exercises
 #
 # Each exercise has a cell to edit and a check cell that says "correct" or what is still off; the
 # checks can be re-run as often as you like. Solutions are in `notebooks/solutions/`; to see one,
-# type e.g. `%load solutions/02_ex1_parameter_formula.py` into a new cell and run it.
+# type e.g. `%load solutions/02_ex1_diversity_knob.py` into a new cell and run it. (The
+# parameter count by hand is exercise 3 of [notebook 01](01_effective_weights.ipynb).)
 #
-# ### Exercise 1 · The parameter count by hand
-#
-# A `BatchEnsembleLinear` built from an `nnx.Linear(n_in, n_out)` stores one shared $W$
-# ($n_\mathrm{in} \times n_\mathrm{out}$) and, per member, an $r$ ($n_\mathrm{in}$), an $s$
-# ($n_\mathrm{out}$) and a bias ($n_\mathrm{out}$). Complete `batchensemble_parameters(sizes,
-# members)` for an MLP whose layer sizes are `sizes` (e.g. `[2, 32, 32, 2]`). The check compares
-# it with the *measured* count of several networks, built with `nnx.eval_shape` (only the shapes
-# are worked out: nothing is allocated or computed). (Solution:
-# `solutions/02_ex1_parameter_formula.py`.)
-
-
-# %%
-def batchensemble_parameters(sizes, members):
-    """Parameters of bel.batchensemble(an MLP with layer sizes `sizes`, members)."""
-    total = 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        total += n_in * n_out  # the shared W ... and what else does each member add?
-    return total
-
-
-# %%
-def measured_parameters(sizes, members):
-    """Count the parameters of a BatchEnsemble MLP from its shapes alone."""
-    build = lambda: bel.batchensemble(  # noqa: E731
-        bel.mlp(sizes[0], sizes[-1], hidden=sizes[1:-1], rngs=0), members, rngs=1)
-    return compare.parameter_count(nnx.eval_shape(build))
-
-
-for sizes, members in [([2, 32, 32, 2], 4), ([3, 8, 5], 2), ([1, 16, 1], 7)]:
-    measured, mine = measured_parameters(sizes, members), batchensemble_parameters(sizes, members)
-    if mine != measured:
-        print(f"not yet: for sizes {sizes}, E={members} the model stores {measured}, your formula "
-              f"gives {mine}. Hint: per member and layer, count r, s and the bias.")
-        break
-else:
-    print("correct: in·out + E·(in + 2·out) per layer")
-
-# %% [markdown]
-# ### Exercise 2 · Turn the diversity knob up
+# ### Exercise 1 · Turn the diversity knob up
 #
 # Retrain the BatchEnsemble with fast weights drawn with twice the default spread,
 # $r, s \sim \mathcal{N}(1, 1)$. **Predict first**, and write your prediction down in the cell:
 # will the members' mean weight cosine (averaged over the layers) go `"up"` or `"down"`? Then set
 # `r_std = s_std = 1.0` and run the cells. The check compares your prediction with what happened.
-# (Solution: `solutions/02_ex2_diversity_knob.py`.)
+# (Solution: `solutions/02_ex1_diversity_knob.py`.)
 
 # %%
 my_prediction = None  # "up" or "down", written before you change r_std and s_std
@@ -653,16 +629,17 @@ else:
           "Why? Larger spread rescales the rows and columns of W more differently per member.")
 
 # %% [markdown]
-# ### Exercise 3 · When does BatchEnsemble approach a single model's size?
+# ### Exercise 2 · When does BatchEnsemble approach a single model's size?
 #
 # With $E = 4$, 25% of the naive ensemble's parameters would be the size of one single network.
 # For an MLP $2 \to H \to H \to 2$, find the smallest width $H$ among 16, 32, 64, 128, 256, 512
 # at which BatchEnsemble stores at most 30% of the naive ensemble's parameters. Count with
 # `compare.parameter_count(nnx.eval_shape(lambda: ...))` (instant, even for wide layers), or with
-# your formula from exercise 1. (Solution: `solutions/02_ex3_width.py`.)
+# the formula of notebook 01, section 6. (Solution: `solutions/02_ex2_width.py`.)
 
 # %%
-smallest_width = None  # your answer, e.g. 64
+smallest_width = None  # your answer, one of WIDTHS
+WIDTHS = (16, 32, 64, 128, 256, 512)
 
 
 # %%
@@ -673,9 +650,10 @@ def ratio_at(width):
     return count(bel.batchensemble) / count(bel.naive_ensemble)
 
 
-if smallest_width is None:
-    print("not yet: set smallest_width to one of the widths listed above.")
-elif ratio_at(smallest_width) <= 0.30 and ratio_at(smallest_width // 2) > 0.30:
+if smallest_width not in WIDTHS:
+    print(f"not yet: set smallest_width to one of the widths {WIDTHS}, got {smallest_width!r}.")
+elif ratio_at(smallest_width) <= 0.30 and all(ratio_at(w) > 0.30 for w in WIDTHS
+                                                if w < smallest_width):
     print(f"correct: at H = {smallest_width}, BatchEnsemble holds {ratio_at(smallest_width):.0%} "
           "of the naive parameters; the per-member r, s and bias matter less as layers widen.")
 else:
@@ -685,23 +663,28 @@ else:
 # %% [markdown]
 # ## Summary
 #
-# - BatchEnsemble's members share $W$ and differ by rank-one rescalings $r_i s_i^\top$. On these
-#   toy problems they disagree *more* than independent networks where the data are, and not more
-#   away from the data, measured by the distance to the nearest training point: the naive ensemble
-#   is the better judge of its own ignorance.
-# - Over the seeds the naive ensemble has the best NLL and Brier score; BatchEnsemble's NLL lies
-#   between it and a single model, with individually weaker members. Read such comparisons from the
-#   per-seed dots, never from one run.
+# - BatchEnsemble's members share $W$ and differ by rank-one rescalings $r_i s_i^\top$. Where
+#   they disagree, on the data or away from it, is measured by the distance to the nearest training
+#   point; section 10 states, from the per-seed numbers, how the two ensembles compare on each side
+#   on this toy plane.
+# - A difference between two models counts only where it is larger than its spread over the seeds
+#   (`bel.compare.seed_gap`): read comparisons from the per-seed dots, never from one run.
 # - BatchEnsemble saves memory for certain (here less than half of the naive ensemble, far more
 #   for wide layers); time against a vectorised naive ensemble is a matter of layout and overheads.
-# - A reliability diagram shows where ECE comes from: bins below the diagonal are over-confident;
-#   here all three models are over-confident in their surest predictions, alike.
+# - A reliability diagram shows where ECE comes from: bins below the diagonal are over-confident.
+# - Every member here sees the same rows (`bel.fit`'s default, the uncertainty-baselines recipe);
+#   the paper splits each batch among the members. Notebook
+#   [`07_what_batchensemble_buys`](07_what_batchensemble_buys.ipynb) compares the two and puts
+#   this notebook's toy results beside the digits of notebook 06 and the field's benchmarks.
 #
 # ## References
 #
 # - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
-#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715): the layer
-#   (Section 3.1), its cost (Section 3.2, Figure 1).
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2): the
+#   layer and its vectorisation (Section 3.1), its cost (Section 3.2, Figure 1).
+# - [google/uncertainty-baselines](https://github.com/google/uncertainty-baselines): the
+#   BatchEnsemble recipe `bel.fit` follows (same rows for every member, fast weights at half the
+#   learning rate); issue #188 there for the two protocols.
 # - B. Lakshminarayanan, A. Pritzel, C. Blundell. *Simple and Scalable Predictive Uncertainty
 #   Estimation using Deep Ensembles.* NeurIPS 2017.
 #   [arXiv:1612.01474](https://arxiv.org/abs/1612.01474)

@@ -20,19 +20,19 @@
 # · [the explorer alone, as a web app (Voila)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?urlpath=voila/render/notebooks/03_diversity_explorer.ipynb)
 #
 # An ensemble only helps if its members differ. BatchEnsemble members (Wen, Tran & Ba, ICLR 2020,
-# [arXiv:2002.06715](https://arxiv.org/abs/2002.06715)) share one weight $W$ and differ only
+# [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2)) share one weight $W$ and differ only
 # through their fast weights: member $i$ uses $W \circ (r_i s_i^\top)$. How different they are is
 # therefore decided by how $r$ and $s$ are drawn, and by what training does to them.
 #
 # **What you will learn**
 # - four ways to measure how different members are (pairwise disagreement, mutual information,
-#   cosine similarity of the effective weights, spread), defined with formulas before they are used;
-# - how the spread of $r$ and $s$ at initialisation turns into disagreement, and why disagreement
-#   stops growing;
+#   cosine similarity of the effective weights, spread), and how they differ from each other;
+# - how the spread of $r$ and $s$ at initialisation turns into disagreement, seed by seed;
 # - what training does to each measure, and where trained members spread out on a regression.
 #
 # **Prerequisites.** [`01_effective_weights`](01_effective_weights.ipynb) (the effective weight
-# and the std-0 collapse). **Run time:** about 25 seconds on a 2-core laptop CPU; building the
+# and the std-0 collapse) and [`02_batchensemble_vs_naive`](02_batchensemble_vs_naive.ipynb)
+# (the scores, section 1). **Run time:** about 20 seconds on a 2-core CPU; building the
 # panel compiles everything once (a progress bar shows it), after which no slider compiles anything.
 
 # %%
@@ -45,31 +45,28 @@ if importlib.util.find_spec("bel") is None:
 # %% [markdown]
 # ## The measures of diversity
 #
-# Take $E$ members, member $i$ predicting class probabilities $p_i(x)$ on an input $x$, and the
-# ensemble predicting their mean $\bar p(x) = \frac1E \sum_i p_i(x)$. Every measure is computed by
-# `bel.metrics` (the explorer evaluates them for the first $E$ of 8 members at once).
+# The panel reports four numbers about the first $E$ of 8 members, all computed by `bel.metrics`
+# and all defined once, with their formulas, in earlier notebooks:
 #
-# - **Pairwise disagreement**, the share of inputs on which two members pick different classes,
-#   averaged over the pairs: $D = \frac{1}{E(E-1)} \sum_{i \ne j} \frac1N \sum_{n}
-#   \mathbb{1}[\arg\max p_i(x_n) \ne \arg\max p_j(x_n)]$, between 0 and 1.
-# - **Mutual information**, the part of the ensemble's uncertainty that comes from its members
-#   disagreeing: $\mathrm{MI}(x) = H[\bar p(x)] - \frac1E \sum_i H[p_i(x)]$ with the entropy
-#   $H[p] = -\sum_c p_c \log p_c$ (in nats). It is 0 when all members predict the same
-#   distribution and large only where members are confident *and* disagree (at most $\log 2
-#   \approx 0.69$ for two classes). The panel maps it and reports its mean over the grid.
-# - **Cosine similarity of the effective weights** of one layer, averaged over pairs:
-#   $\frac{1}{E(E-1)} \sum_{i \ne j} \frac{\langle w_i, w_j \rangle}{\lVert w_i \rVert \lVert w_j
-#   \rVert}$ with $w_i$ the flattened $W \circ (r_i s_i^\top)$: 1 when the members' weights point
-#   the same way, about 0 when they are unrelated.
-# - For a regression, where members output numbers $f_i(x)$, the **spread** is their standard
-#   deviation $\sigma(x) = \sqrt{\frac1E \sum_i (f_i(x) - \bar f(x))^2}$, averaged over the inputs
-#   on the data or off it. The panel also shows how good the ensemble is: its accuracy
-#   (classification) or the root-mean-square error of $\bar f$ (regression) on the training data.
+# - **pairwise disagreement** and **mutual information** (MI):
+#   [notebook 02, section 1](02_batchensemble_vs_naive.ipynb). Disagreement is the share of
+#   inputs (here: of a grid around the data) on which two members pick different classes; MI is
+#   the part of the ensemble's entropy that comes from its members contradicting each other, 0
+#   when they all predict the same distribution and at most $\log 2 \approx 0.69$ nats for two
+#   classes. The panel reports the mean MI over the grid.
+# - **cosine similarity** of the members' effective weights $W \circ (r_i s_i^\top)$ in one
+#   layer, averaged over pairs: [notebook 01, section 5](01_effective_weights.ipynb) (1: the
+#   same direction, about 0: unrelated).
+# - For the regression task, the **spread**: the standard deviation of the members' predictions
+#   at an input ([notebook 02, section 9](02_batchensemble_vs_naive.ipynb)), averaged over the
+#   inputs on the data or off it. The panel also shows how good the ensemble is: its accuracy
+#   (classification) or the root-mean-square error of the ensemble mean (regression) on the
+#   training data.
 
 # %%
 # %matplotlib inline
 import numpy as np
-from IPython.display import Image, display
+from IPython.display import Image, Markdown, display
 
 import bel
 from bel.explorer import DiversityExplorer
@@ -142,12 +139,12 @@ display(Image(demo.png))
 # ## 2. How much spread in $r$ and $s$ makes how much diversity?
 #
 # The same network at initialisation for a range of stds (the same value for $r$ and $s$), for
-# four seeds (dots; the line is their mean). For reference, two horizontal lines: random-sign
+# five seeds (dots; the line is their mean). For reference, two horizontal lines: random-sign
 # factors, and a *naive* ensemble of four independently drawn networks (`bel.naive_ensemble`),
 # both averaged over the same seeds.
 
 # %%
-moons, seeds = make_task("moons"), range(4)
+moons, seeds = make_task("moons"), range(5)
 stds = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5]
 keys = ("disagreement", "mutual_information", "cosine")
 sweep = {key: np.zeros((len(seeds), len(stds))) for key in keys}
@@ -166,29 +163,34 @@ for seed in seeds:
     naive = bel.naive_ensemble(bel.mlp(2, 2, hidden=(16, 16), rngs=2 * seed), 4, rngs=2 * seed + 1)
     naive_d.append(float(bel.metrics.pairwise_disagreement(bel.predict(naive, moons.points))))
 
-# %%
-fig = style.figure(9, 3.2)
+# %% tags=["hide-input"]
+fig = style.figure(9, 3.6)
 axes = fig.subplots(1, 3)
 labels = {"disagreement": "pairwise disagreement", "mutual_information": "mutual information",
           "cosine": "cosine similarity, layer 2"}  # fmt: skip
+blue, green = style.MODEL_COLORS["BatchEnsemble"], style.MODEL_COLORS["random signs"]
 for ax, (key, values) in zip(axes, sweep.items(), strict=True):
-    for row in values:
-        ax.scatter(stds, row, s=18, color=style.OKABE_ITO[0], edgecolor="white", alpha=0.8)
-    ax.plot(stds, values.mean(axis=0), color=style.OKABE_ITO[0], label="N(1, std²), mean")
-    ax.axhline(np.mean([s[key] for s in signs]), color=style.OKABE_ITO[1], ls="--",
-               label="random signs")  # fmt: skip
+    for i, row in enumerate(values):
+        ax.scatter(stds, row, s=18, color=blue, edgecolor="white", zorder=3,
+                   label="N(1, std²), one seed" if i == 0 else None)  # fmt: skip
+    ax.plot(stds, values.mean(axis=0), color=blue, label="N(1, std²), mean over seeds")
+    ax.axhline(np.mean([s[key] for s in signs]), color=green, ls="--", label="random signs, mean")
     ax.set(xlabel="r_std = s_std", title=labels[key])
-axes[0].axhline(np.mean(naive_d), color=style.OKABE_ITO[2], ls=":", label="naive ensemble")
-axes[0].legend(loc="lower right")
+axes[0].axhline(np.mean(naive_d), color=style.MODEL_COLORS["naive"], ls=":",
+                label="naive ensemble, mean")  # fmt: skip
+handles = dict(zip(*reversed(axes[0].get_legend_handles_labels()), strict=True))
+fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=4)
 display(fig)
 
 # %%
 mean_d, mean_cos = sweep["disagreement"].mean(axis=0), sweep["cosine"].mean(axis=0)
-i_half = stds.index(0.25)
-print(f"disagreement at std {stds[i_half]}: {mean_d[i_half]:.2f}; mutual information there: "
-      f"{sweep['mutual_information'].mean(axis=0)[i_half]:.3f} nats")
-print(f"disagreement from std 1.0 on: {mean_d[stds.index(1.0)]:.2f}, {mean_d[-1]:.2f} "
-      f"(cosine {mean_cos[stds.index(1.0)]:.2f}, {mean_cos[-1]:.2f})")
+i_quarter = stds.index(0.25)
+print(f"disagreement at std {stds[i_quarter]}: {mean_d[i_quarter]:.2f}; mutual information there: "
+      f"{sweep['mutual_information'].mean(axis=0)[i_quarter]:.3f} nats")
+for std in (1.0, 1.5):
+    per_seed = sweep["disagreement"][:, stds.index(std)]
+    print(f"disagreement at std {std}, per seed: {', '.join(f'{d:.2f}' for d in per_seed)} "
+          f"(cosine {mean_cos[stds.index(std)]:.2f})")
 print(f"random signs: disagreement {np.mean([s['disagreement'] for s in signs]):.2f}, "
       f"cosine {np.mean([s['cosine'] for s in signs]):.2f}; naive ensemble: disagreement "
       f"{np.mean(naive_d):.2f} (per seed {', '.join(f'{d:.2f}' for d in naive_d)})")
@@ -199,17 +201,17 @@ print(f"random signs: disagreement {np.mean([s['disagreement'] for s in signs]):
 # difference between members flips which class wins without making anyone confident:
 # disagreement exaggerates how different freshly drawn members are, mutual information does not.
 #
-# Why does disagreement level off from std 1 on? The cosine panel shows it: by then the members'
-# effective weights are far from parallel (the cosine heads towards the random-sign level near
-# 0), and the disagreement has reached the range spanned by the two references, random-sign
-# members and independently drawn networks (printed above). Members whose weights are nearly
-# unrelated split the plane in nearly unrelated ways; a larger std cannot make them much more
-# unrelated than that, so the disagreement stops growing and wobbles from seed to seed.
+# For the larger stds, read the dots rather than the line. The cosine keeps falling towards the
+# random-sign level near 0: the members' effective weights become nearly unrelated. Most seeds'
+# disagreement rises with them, into the range of the two references, but the printed per-seed
+# values show how widely the seeds scatter there, and a seed whose members happen to agree on
+# most of the grid pulls the mean down. With five seeds the mean line is a rough summary of such a
+# spread, not a curve to read a trend from.
 #
-# The naive reference is rough: it varies a lot from seed to seed and can even be 0 (see its
-# per-seed values). At initialisation every bias is 0, so a ReLU network's outputs only scale
-# along each ray from the origin and its class depends on the direction alone; four networks
-# can happen to favour the same class in every direction of the grid.
+# The naive reference is rough for the same reason: it varies a lot from seed to seed and can
+# even be near 0 (see its per-seed values). At initialisation every bias is 0, so a ReLU network's
+# outputs only scale along each ray from the origin and its class depends on the direction
+# alone; four networks can happen to favour the same class in almost every direction of the grid.
 
 # %% [markdown]
 # ## 3. Random signs
@@ -234,6 +236,9 @@ display(Image(demo.png))
 #
 # Now both initialisations are trained (300 full-batch steps, `bel.fit` through
 # `bel.explorer.model.train`) for three seeds each, and every measure is compared before and after.
+# (Every member sees the same rows in every step, `bel.fit`'s default; notebook
+# [02, section 5](02_batchensemble_vs_naive.ipynb) says why and
+# [07](07_what_batchensemble_buys.ipynb) compares it with the paper's split batches.)
 
 # %%
 runs = {}
@@ -245,30 +250,38 @@ for init in ("normal", "random_sign"):
 fig = style.figure(9, 3.0)
 for ax, key in zip(fig.subplots(1, 3), keys, strict=True):
     for (init, seed), (before, after) in runs.items():
-        color = style.OKABE_ITO[0 if init == "normal" else 1]
+        color = style.MODEL_COLORS["BatchEnsemble" if init == "normal" else "random signs"]
         ax.plot([0, 1], [before[key], after[key]], "o-", color=color, mec="white",
-                label=init if seed == 0 else None)
+                label={"normal": "N(1, 0.5²)", "random_sign": "random signs"}[init]
+                if seed == 0 else None)  # fmt: skip
     ax.set(xticks=[0, 1], xticklabels=["init", "trained"], title=labels[key], xlim=(-0.3, 1.3))
-fig.axes[0].legend()
+fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
 display(fig)
 
 # %%
 change = {k: [after[k] - before[k] for before, after in runs.values()] for k in keys}
 falls = sum(c < 0 for c in change["disagreement"])
 rises = sum(c > 0 for c in change["mutual_information"])
-print(f"disagreement falls in {falls} of {len(runs)} runs, mutual information rises in {rises}")
 inits = ("normal", "random_sign")
 at_init = {i: np.mean([runs[i, s][0]["cosine"] for s in range(3)]) for i in inits}
-print(f"in training the cosine similarity moves by at most {max(map(abs, change['cosine'])):.2f}; "
-      f"at init {at_init['normal']:.2f} (normal), {at_init['random_sign']:.2f} (random signs)")
+moved = max(map(abs, change["cosine"]))
+
+
+def count(n, of):
+    return f"in every one of the {of} runs" if n == of else f"in {n} of the {of} runs"
+
+
+# %% tags=["remove-input"]
+display(Markdown(
+    f"Training makes the members agree on more of the plane (disagreement falls "
+    f"{count(falls, len(runs))}) but makes them confident, so where they still disagree it "
+    f"counts: the mutual information rises {count(rises, len(runs))}. The cosine similarity "
+    f"moves in training by at most {moved:.2f}, against a gap of "
+    f"{at_init['normal'] - at_init['random_sign']:.2f} between the two initialisations at the "
+    f"start ({at_init['normal']:.2f} for N(1, 0.5²), {at_init['random_sign']:.2f} for random "
+    "signs): how alike the members are in weight space is set mostly at initialisation."))
 
 # %% [markdown]
-# Training makes the members agree on most of the plane (disagreement falls in every run shown)
-# but makes them confident, so where they still disagree it counts: the mutual information
-# rises in most runs (the count is printed above; it is not every run). The cosine similarity
-# does move in training, by up to the amount printed, but much less than the gap between the two
-# initialisations: how alike the members are in weight space is set mostly at initialisation.
-#
 # The last panel state is random signs at initialisation; after training it looks like this:
 
 # %%
@@ -301,11 +314,13 @@ print(f"after training the spread off the data is {off / on:.0f} times the sprea
       f"({off:.3f} vs {on:.3f})")
 
 # %% [markdown]
-# After training, every member passes through the data and the ±2 std band is thin there, but the
-# members go their own ways in the gap and beyond the ends, where the spread is many times
-# larger: the ensemble says "I do not know" where it has seen nothing. (How well that
-# uncertainty separates on-data from off-data inputs, compared with a naive ensemble, is
-# measured in notebook 02.)
+# After training, every member passes through the data and the ±2 std band is thin there, and
+# the members go their own ways in the gap and beyond the ends, where the spread is larger (the
+# printed ratio, for this one seed). Larger than on the data is not yet *large enough*: whether
+# BatchEnsemble's spread off the data is as large as an ensemble of independent networks' is a
+# comparison, made over seeds in [notebook 02, section 9](02_batchensemble_vs_naive.ipynb), and
+# notebook [`07_what_batchensemble_buys`](07_what_batchensemble_buys.ipynb) puts that toy result
+# beside real data and the field's benchmarks.
 
 # %% [markdown]
 # ## Exercises
@@ -314,7 +329,7 @@ print(f"after training the spread off the data is {off / on:.0f} times the sprea
 # says "correct" or explains what is off. The checks compute with `bel` directly: they never touch
 # your panel, and you can run them as often as you like. The solutions are in
 # `notebooks/solutions/`: `%load solutions/03_ex1_agree_yet_differ.py` (or
-# `03_ex2_training_direction.py`, `03_ex3_gap_spread.py`) in a new cell shows one.
+# `03_ex2_training_direction.py`, `03_ex3_larger_ratio.py`) in a new cell shows one.
 #
 # **Exercise 1 (disagreement is not the whole story).** On the moons with 4 members and
 # `init="normal"`, find settings for which the members agree *everywhere* at initialisation
@@ -365,23 +380,33 @@ else:
     print(f"{verdict}: over seeds 0, 1, 2 the mutual information went {', '.join(moved)}")
 
 # %% [markdown]
-# **Exercise 3 (explore).** On the regression task with 4 members, find settings for which, after
-# 300 training steps, the spread off the data is at least 20 times the spread on the data.
+# **Exercise 3 (compare over seeds).** On the regression task with 4 members, which
+# initialisation spreads the trained members more *off* the data relative to *on* it:
+# `"normal"` ($r, s \sim \mathcal N(1, 0.5^2)$) or `"random_sign"`? One seed can be a fluke, so the
+# check trains both on seeds 0 to 4 (300 steps each, some seconds) and accepts the answer that
+# has the larger ratio (spread off the data / spread on it) in most of those seeds. Think
+# about what section 2 showed about the two initialisations before you run it.
 
 # %%
-exercise_3 = {"init": None, "r_std": 0.5, "s_std": 0.5, "seed": 0}  # set init, and more if needed
+larger_ratio = None  # "normal" or "random_sign"
 
 # %%
-if exercise_3["init"] is None:
-    print("not yet - hint: compare init='normal' and init='random_sign' over a few seeds")
+if larger_ratio not in ("normal", "random_sign"):
+    print('not yet: set larger_ratio to "normal" or "random_sign"')
 else:
-    gap = make_task("gap")
-    trained, _ = train(gap, build(gap, Settings(members=4, **exercise_3)), 4, 300)
-    numbers = evaluate(gap, trained).numbers(4)
-    ratio = numbers["spread_off_data"] / max(numbers["spread_data"], 1e-12)
-    print(f"correct: the spread off the data is {ratio:.0f} times the spread on the data"
-          if ratio >= 20 else
-          f"not yet: off / on the data = {ratio:.1f}, below 20: try another init or seed")
+    gap, ratios = make_task("gap"), {}
+    for init in ("normal", "random_sign"):
+        for seed in range(5):
+            trained, _ = train(gap, build(gap, Settings(members=4, init=init, seed=seed)), 4, 300)
+            numbers = evaluate(gap, trained).numbers(4)
+            ratios[init, seed] = numbers["spread_off_data"] / max(numbers["spread_data"], 1e-12)
+    other = "normal" if larger_ratio == "random_sign" else "random_sign"
+    wins = sum(ratios[larger_ratio, s] > ratios[other, s] for s in range(5))
+    table = ", ".join(f"seed {s}: {ratios['normal', s]:.0f} vs {ratios['random_sign', s]:.0f}"
+                      for s in range(5))  # fmt: skip
+    print(f"off / on the data, normal vs random_sign: {table}")
+    print(f"correct: {larger_ratio} has the larger ratio in {wins} of 5 seeds" if wins >= 3 else
+          f"not yet: {larger_ratio} has the larger ratio in only {wins} of 5 seeds")
 
 # %% [markdown]
 # ## Summary
@@ -390,19 +415,21 @@ else:
 #   information, the cosine similarity of the effective weights and the spread measure that
 #   difference in different ways, and they do not always agree with each other.
 # - At initialisation, disagreement rises quickly with the std of $r$ and $s$ because every member
-#   is unsure; mutual information stays near 0 for small stds. Disagreement levels off once the
-#   members' weights are far from parallel, in the range of independently drawn networks and
-#   random-sign members.
-# - Training makes members agree on most inputs and become confident, so mutual information grows
-#   where they still differ (in most runs, not all). The cosine similarity moves in training, but
-#   much less than the difference between initialisations.
+#   is unsure; mutual information stays near 0 for small stds. For large stds the members' weights
+#   are nearly unrelated and the seeds scatter widely: read the dots, not the mean.
+# - Training makes members agree on more of the plane and become confident, so mutual information
+#   grows where they still differ (section 4 counts the runs). The cosine similarity moves in
+#   training, but much less than the difference between initialisations: how diverse
+#   BatchEnsemble's members are is decided mostly by how $r$ and $s$ are drawn.
 # - On a regression with a gap, trained members agree on the data and spread out in the gap and
-#   beyond.
+#   beyond; whether they spread as much as independent networks is notebook 02's comparison.
+# - Notebook [`07_what_batchensemble_buys`](07_what_batchensemble_buys.ipynb) brings these toy
+#   measurements together with notebooks 02 and 06 and the field's results.
 #
 # ## References
 #
 # - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
-#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715): the
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2): the
 #   effective weight (Section 3.1, Equation 1), random-sign initialisation (Appendix B).
 # - B. Lakshminarayanan, A. Pritzel, C. Blundell. *Simple and Scalable Predictive Uncertainty
 #   Estimation using Deep Ensembles.* NeurIPS 2017.

@@ -21,7 +21,7 @@
 # Everything that belongs to member $i$ of a BatchEnsemble layer sits in row $i$ of $r$, $s$ and
 # the bias; only $W$ is shared. That makes the members easy to spread over several devices, and
 # the paper advertises exactly this: BatchEnsemble is "parallelizable across devices, where one
-# device trains one member" (abstract of [Wen, Tran & Ba, 2020](https://arxiv.org/abs/2002.06715)).
+# device trains one member" (abstract of [Wen, Tran & Ba, 2020, arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2)).
 # This notebook does it with JAX's own sharding, checks that nothing changes numerically, and then
 # counts honestly what it costs.
 #
@@ -42,7 +42,7 @@
 # - what changes when the same code runs on many machines (`jax.distributed`).
 #
 # **Prerequisites**: notebooks 01 (the layer $W \circ (r_i s_i^\top)$ and the member-major
-# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: under 30 s on a
+# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: about 15 s on a
 # 2-core CPU.
 
 # %%
@@ -59,10 +59,13 @@ if importlib.util.find_spec("bel") is None:
 # ## 0. Eight devices on one CPU
 #
 # JAX can split the CPU into several *simulated* devices. They share the same cores and memory,
-# so nothing gets faster, but every sharding rule, every placement and every communication step
-# is exactly what would happen on 8 GPUs. The flag is read once, when JAX starts: it must be set
-# **before `jax` is imported**, which is why it comes first. (If you already imported JAX in this
-# kernel, restart the kernel and run from the top.)
+# so nothing gets faster, but the program is sharded as it would be over 8 devices: the same
+# placements, and the cross-device operations that XLA inserts for them on this backend, which
+# this notebook reads from the compiled program. What it cannot show is how real hardware
+# behaves: timings, memory limits, and the speed of an all-reduce between real GPUs (and the
+# exact collectives XLA picks for them) may all differ. The flag is read once, when JAX starts:
+# it must be set **before `jax` is imported**, which is why it comes first. (If you already
+# imported JAX in this kernel, restart the kernel and run from the top.)
 
 # %%
 import os
@@ -323,7 +326,7 @@ difference = np.max(np.abs(np.array(losses["sharded"]) - np.array(losses["unshar
 print(f"max |Δ loss| over {len(losses['sharded'])} steps: {difference:.2g}")
 print("r is still sharded:", model.layers[2].r[...].sharding.spec)
 
-# %%
+# %% tags=["hide-input"]
 steps = np.arange(1, len(losses["unsharded"]) + 1)  # step 1 is the first update
 fig = style.figure(6, 3)
 ax = fig.subplots()
@@ -375,7 +378,7 @@ largest = {name: sharded(convert, members_per_device[-1]) for name, convert in c
 traffic = {name: f"{step_bytes(model)} B" for name, model in largest.items()}
 print(f"at m = {members_per_device[-1]}, the all-reduce per step is still {traffic}")
 
-# %%
+# %% tags=["hide-input"]
 fig = style.figure(8.5, 3.2)
 ax_memory, ax_ratio = fig.subplots(1, 2)
 for name in converters:  # the house colours for the two models
@@ -458,8 +461,8 @@ display(fig)
 #
 # Each exercise cell runs as it is and its check says "not yet" until you fill it in; then it says
 # "correct" or explains what is off, as often as you re-run it. Solutions are in
-# `notebooks/solutions/`: type `%load solutions/04_ex1_four_devices.py` (or `04_ex2_bytes.py`,
-# `04_ex3_members_and_data.py`) into a new cell and run it; it replaces the cell's content with
+# `notebooks/solutions/`: type `%load solutions/04_ex1_four_devices.py` (or
+# `04_ex2_members_and_data.py`) into a new cell and run it; it replaces the cell's content with
 # the solution.
 #
 # **Exercise 1 (two members per device).** Build a mesh over 4 of the 8 devices, with the axis
@@ -486,33 +489,10 @@ else:
         print("correct: 2 members per device, same outputs as on one device")
 
 # %% [markdown]
-# **Exercise 2 (bytes per device, from the shapes).** Write down how many bytes device 0 holds
-# for the MLP 2 → 32 → 32 → 2 (float32) with `m` members per device, for BatchEnsemble and for
-# the naive ensemble. Count from the shapes (the formula of section 5), not with `device_bytes`;
-# the check compares with what section 5 measured for every `m`.
-
-
-# %%
-def predicted_bytes(m: int) -> dict[str, int] | None:
-    return None  # your code here: {"BatchEnsemble": ..., "naive": ...}
-
-
-# %%
-if predicted_bytes(1) is None:
-    print("not yet - hint: BatchEnsemble keeps every W whole and m rows of r, s and the bias;")
-    print("a naive member keeps its own kernels and biases; a float32 number takes 4 bytes")
-else:
-    wrong = [
-        f"m = {m}, {name}: measured {memory[name][i]} B, your formula gives "
-        f"{predicted_bytes(m).get(name)} B"
-        for i, m in enumerate(members_per_device)
-        for name in memory
-        if predicted_bytes(m).get(name) != memory[name][i]
-    ]
-    print("not quite: " + "; ".join(wrong) if wrong else "correct")
+#
 
 # %% [markdown]
-# **Exercise 3 (members × data).** With more devices than members, a second mesh axis can split
+# **Exercise 2 (members × data).** With more devices than members, a second mesh axis can split
 # each member's rows: data parallelism *inside* every member. Take `E = 4` members on a 4 × 2
 # mesh with axes `("members", "data")`, and shard the batch over both axes at once
 # (`shard_batch(..., axis=("members", "data"))`). Each device then holds half of one member's rows.
@@ -552,11 +532,14 @@ else:
 #   (by exactly $r$ and $s$). It pays when several members share a device: memory then grows by
 #   a few vectors per member, against a whole network per member for the naive ensemble.
 # - On many hosts only the launch, the global mesh and the data loading change.
+# - This notebook is about cost, not about what the members predict: whether BatchEnsemble's
+#   members are different enough to be worth running side by side is measured in notebooks 02,
+#   03 and 06 and summed up in [`07_what_batchensemble_buys`](07_what_batchensemble_buys.ipynb).
 #
 # ## References
 #
 # - Y. Wen, D. Tran, J. Ba. *BatchEnsemble: an Alternative Approach to Efficient Ensemble and
-#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715](https://arxiv.org/abs/2002.06715) (the
+#   Lifelong Learning.* ICLR 2020. [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2) (the
 #   quotation above is from its abstract).
 # - JAX: [Distributed arrays and automatic parallelization](https://docs.jax.dev/en/latest/notebooks/Distributed_arrays_and_automatic_parallelization.html),
 #   [Explicit sharding](https://docs.jax.dev/en/latest/notebooks/explicit-sharding.html),

@@ -351,3 +351,19 @@ def test_seed_gap_lower_is_better_flips_the_verdict_and_the_wins():
 def test_seed_gap_refuses_what_it_cannot_compare(a, b, match):
     with pytest.raises(ValueError, match=match):
         compare.seed_gap(a, b)
+
+
+def test_seed_verdict_names_the_better_method_first_and_counts_wins():
+    from bel.compare import seed_verdict
+
+    assert seed_verdict([0.2, 0.3, 0.25], [0.5, 0.6, 0.55], ("A", "B"), higher_is_better=False) == (
+        "A (0.250) is better than B (0.550) in every seed"
+    )
+    assert seed_verdict([0.2, 0.3, 0.25], [0.5, 0.6, 0.55], ("A", "B")).startswith(
+        "B (0.550) is better than A (0.250) in every seed"
+    )
+    assert seed_verdict([1.0, 2.0], [1.5, 1.4], ("A", "B"), digits=1).startswith(
+        "no measurable difference between A (1.5) and B (1.4)"
+    )
+    with pytest.raises(ValueError, match=r"expects names as a tuple of two strings, got \['A'\]"):
+        seed_verdict([1.0, 2.0], [1.5, 1.4], ["A"])

@@ -321,3 +321,15 @@ def test_over_seeds_wraps_into_rows_and_leaves_no_empty_panel():
 def test_over_seeds_rejects_bad_input(runs, scores, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_over_seeds(runs, scores, **kwargs)
+
+
+def test_decision_maps_show_chosen_members_and_the_mean_of_all():
+    points, grid = bel.data.grid((-1, 1, -1, 1), 10)
+    p1 = np.stack([np.full(100, v) for v in (0.1, 0.3, 0.9)])  # E = 3 members, p(class 1)
+    probs = np.stack([1 - p1, p1], axis=-1)
+    fig = plot_decision_maps(probs, grid, members=[2])
+    assert [ax.get_title() for ax in fig.axes] == ["member 2", "ensemble mean"]
+    mean = fig.axes[1].images[0].get_array()
+    np.testing.assert_allclose(np.asarray(mean), (0.1 + 0.3 + 0.9) / 3, atol=1e-6)
+    with pytest.raises(ValueError, match=r"expects members among 0..2 \(at least one\), got \[3\]"):
+        plot_decision_maps(probs, grid, members=[3])

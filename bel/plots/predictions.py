@@ -218,6 +218,7 @@ def plot_decision_maps(
     title: str | None = None,
     axes: Any = None,
     panel_size: float = 1.9,
+    members: Any = None,
 ) -> Figure:
     """One panel per member and one for the ensemble mean: who predicts which class where.
 
@@ -229,6 +230,7 @@ def plot_decision_maps(
     contour, the decision boundary, in black; with more classes each pixel mixes
     the class colours by probability, fading to white where the prediction is uncertain. ``x, y``
     (``[n, 2]``, ``[n]``) are overlaid as dots. A single model (``E = 1``) gets one panel.
+    ``members`` (indices) shows only those members; the mean panel still averages all ``E``.
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")
@@ -240,6 +242,8 @@ def plot_decision_maps(
     >>> fig = plot_decision_maps(probs, grid)
     >>> [ax.get_title() for ax in fig.axes]
     ['member 0', 'member 1', 'ensemble mean']
+    >>> [ax.get_title() for ax in plot_decision_maps(probs, grid, members=[1]).axes]
+    ['member 1', 'ensemble mean']
     """
     p = _as_array(member_probs, "plot_decision_maps", "member_probs [E, G, C]")
     if p.ndim != 3 or p.shape[-1] < 2 or 0 in p.shape:
@@ -256,8 +260,13 @@ def plot_decision_maps(
     E, G, C = p.shape
     gx, gy = _check_grid(grid, G, "plot_decision_maps")
     points = _check_points(x, y, "plot_decision_maps")
-    panels = [*p, p.mean(0)] if E > 1 else [p[0]]
-    names = [f"member {i}" for i in range(E)] + ["ensemble mean"] if E > 1 else ["single model"]
+    shown = list(range(E)) if members is None else [int(i) for i in np.ravel(members)]
+    if E > 1 and (not shown or any(not 0 <= i < E for i in shown)):
+        raise ValueError(
+            f"plot_decision_maps expects members among 0..{E - 1} (at least one), got {members!r}"
+        )
+    panels = [*p[shown], p.mean(0)] if E > 1 else [p[0]]
+    names = [f"member {i}" for i in shown] + ["ensemble mean"] if E > 1 else ["single model"]
     flat = _check_axes(axes, len(panels), "plot_decision_maps")
     if flat is None:
         n = len(panels)

@@ -1,4 +1,4 @@
-# Solution to exercise 3 of 04_sharding_members: 4 members x 2 data shards on 8 devices.
+# Solution to exercise 2 of 04_sharding_members: 4 members x 2 data shards on 8 devices.
 # ruff: noqa: F821  (jax, bel, shard_batch and x come from the notebook)
 mesh_2d = jax.make_mesh((4, 2), ("members", "data"))
 

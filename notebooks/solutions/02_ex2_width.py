@@ -1,4 +1,4 @@
-# Solution to exercise 3 of 02_batchensemble_vs_naive: where BatchEnsemble approaches 1/E.
+# Solution to exercise 2 of 02_batchensemble_vs_naive: where BatchEnsemble approaches 1/E.
 # ruff: noqa: F821 (bel, compare, nnx and E come from the notebook)
 def parameters(convert, width):
     """Parameters of convert(mlp 2 -> width -> width -> 2, E), from the shapes alone."""

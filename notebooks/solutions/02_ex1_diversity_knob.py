@@ -1,4 +1,4 @@
-# Solution to exercise 2 of 02_batchensemble_vs_naive: fast weights with twice the default spread.
+# Solution to exercise 1 of 02_batchensemble_vs_naive: fast weights with twice the default spread.
 # ruff: noqa: F821 (make_models, bel, compare, SEEDS, the data and the constants come from the notebook)
 my_prediction = "down"  # written first: more spread in r and s, less alike effective weights
 r_std = s_std = 1.0

@@ -1,5 +1,5 @@
 # ruff: noqa: F821  (a solution runs inside notebooks/05_lifelong_learning, which defines the names)
-# Exercise 3: average drop from "right after learning task j" to "at the end", over j < T-1.
+# Exercise 2: average drop from "right after learning task j" to "at the end", over j < T-1.
 def forgetting(acc):
     acc = np.asarray(acc)
     T = acc.shape[1]
