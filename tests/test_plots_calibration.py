@@ -38,7 +38,7 @@ def test_reliability_dots_are_the_non_empty_bins():
     probs = np.array([[0.95, 0.05], [0.9, 0.1], [0.7, 0.3], [0.6, 0.4], [0.2, 0.8]])
     labels = np.array([0, 1, 0, 1, 1])
     curve = metrics.reliability_curve(jnp.log(probs), labels, num_bins=5)
-    fig = reliability_diagram({"single": curve, "naive": curve}, title="clean")
+    fig = reliability_diagram({"single": curve, "naive": curve}, title="clean", min_count=0)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert ax.get_title() == "clean"
@@ -65,6 +65,23 @@ def test_reliability_into_given_axes_without_legend():
     assert reliability_diagram({"x": curve}, ax=right, legend=False) is fig
     assert right.get_legend() is None and not left.collections
     np.testing.assert_allclose(dots(right)[0].get_offsets(), [[0.8, 0.5]])
+
+
+def test_reliability_thin_bins_are_grey_with_their_count_and_off_the_line():
+    curve = (np.array([0.55, 0.75, 0.95]), np.array([0.9, 0.7, 0.9]), np.array([3, 40, 200]))
+    fig = reliability_diagram({"BatchEnsemble": curve}, min_count=10)
+    ax = fig.axes[0]
+    line = next(x for x in ax.lines if x.get_label() == "BatchEnsemble")
+    np.testing.assert_allclose(line.get_xdata(), [0.75, 0.95])  # the thin bin is skipped
+    thick, thin = dots(ax)[:2]
+    np.testing.assert_allclose(thick.get_offsets(), [[0.75, 0.7], [0.95, 0.9]])
+    np.testing.assert_allclose(thin.get_offsets(), [[0.55, 0.9]])
+    assert to_rgb(thin.get_facecolors()[0][:3]) == to_rgb("0.85")
+    assert [t.get_text() for t in ax.texts] == ["3"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["BatchEnsemble", "calibrated", "< 10 inputs (count shown)"]
+    with pytest.raises(ValueError, match=r"expects min_count an int >= 0, got -1"):
+        reliability_diagram({"a": curve}, min_count=-1)
 
 
 @pytest.mark.parametrize(

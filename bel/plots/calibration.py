@@ -31,6 +31,8 @@ __all__ = [
     "grouped_seed_dots",
 ]
 
+THIN_COLOR = "0.85"  # the fill of a reliability bin with too few inputs to read
+
 
 def _check_models(values: Any, name: str, what: str) -> None:
     if not isinstance(values, Mapping) or not values:
@@ -62,6 +64,7 @@ def reliability_diagram(
     ax: Axes | None = None,
     title: str | None = None,
     legend: bool = True,
+    min_count: int = 10,
 ) -> Figure:
     """Accuracy against confidence per bin, one line per model (Guo et al., 2017).
 
@@ -71,18 +74,27 @@ def reliability_diagram(
     dashed diagonal is perfect calibration. A line *below* the diagonal is over-confident: it is
     right less often than it claims.
 
+    A bin with fewer than ``min_count`` inputs says little (one wrong answer moves its accuracy a
+    lot): it is drawn as a grey dot with its count beside it, and the line skips it.
+
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import jax.numpy as jnp
     >>> from bel import metrics
     >>> logits = jnp.log(jnp.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]))
     >>> curve = metrics.reliability_curve(logits, jnp.array([0, 1, 1]), num_bins=5)
-    >>> fig = reliability_diagram({"single": curve})
+    >>> fig = reliability_diagram({"single": curve}, min_count=0)
     >>> fig.axes[0].collections[0].get_offsets().round(2).tolist()   # (confidence, accuracy)
     [[0.75, 0.5], [0.9, 1.0]]
+    >>> fig = reliability_diagram({"single": curve})  # every bin is thin: grey, count beside
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['2', '1']
     """
     _check_models(curves, "reliability_diagram", "reliability curve")
     ax = _check_ax(ax, "reliability_diagram", 3.4, 3.2)
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 0:
+        raise ValueError(f"reliability_diagram expects min_count an int >= 0, got {min_count!r}")
+    thin_seen = False
     for i, (name, curve) in enumerate(curves.items()):
         try:
             confidence, accuracy, count = (
@@ -101,19 +113,45 @@ def reliability_diagram(
         used = count > 0
         if not used.any():
             raise ValueError(f"reliability_diagram: every bin of {name!r} is empty")
-        share = count[used] / count.sum()
+        thick, thin = used & (count >= min_count), used & (count < min_count)
+        size = 8 + 250 * count / count.sum()
         color = model_color(name, i)
-        ax.plot(confidence[used], accuracy[used], color=color, lw=1.2, zorder=2, label=str(name))
-        ax.scatter(
-            confidence[used],
-            accuracy[used],
-            s=8 + 250 * share,
-            color=color,
-            edgecolors="black",
-            linewidths=0.5,
-            zorder=3,
-        )
+        ax.plot(confidence[thick], accuracy[thick], color=color, lw=1.2, zorder=2, label=str(name))
+        if thick.any():
+            ax.scatter(
+                confidence[thick],
+                accuracy[thick],
+                s=size[thick],
+                color=color,
+                edgecolors="black",
+                linewidths=0.5,
+                zorder=3,
+            )
+        if thin.any():
+            thin_seen = True
+            ax.scatter(
+                confidence[thin],
+                accuracy[thin],
+                s=size[thin],
+                color=THIN_COLOR,
+                edgecolors=color,
+                linewidths=1.0,
+                zorder=3,
+            )
+            for c, a, n in zip(confidence[thin], accuracy[thin], count[thin], strict=True):
+                ax.annotate(
+                    f"{int(n)}",
+                    (c, a),
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                    fontsize=style.MIN_FONT_SIZE,
+                    color="0.35",
+                )
     ax.plot([0, 1], [0, 1], color="0.4", ls="--", lw=0.8, zorder=1, label="calibrated")
+    if thin_seen:  # a legend entry for the grey dots
+        ax.scatter(
+            [], [], color=THIN_COLOR, edgecolors="0.4", label=f"< {min_count} inputs (count shown)"
+        )
     ax.set_xlim(0, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("confidence")

@@ -13,6 +13,8 @@ red–green map).
 (True, [4.0, 3.0])
 >>> float(style.figure(20, 3).get_size_inches()[0]) == style.MAX_WIDTH
 True
+>>> set(style.MODEL_COLORS.values()) <= set(style.OKABE_ITO)
+True
 """
 
 from __future__ import annotations
@@ -57,8 +59,23 @@ OKABE_ITO = (
 )
 CLASS_COLORS = OKABE_ITO[:6] + OKABE_ITO[7:]  # classes in scatter plots (no yellow: pale on white)
 MEMBER_COLORS = OKABE_ITO  # ensemble members, in member order
-# The three models every comparison shows, always in the same colours.
-MODEL_COLORS = {"single": "#555555", "BatchEnsemble": "#0072B2", "naive": "#E69F00"}
+# One colour per method, the same in every notebook and figure (look colours up with
+# ``bel.plots.model_color(name)``; a method not listed here gets a palette colour by position).
+# Eight Okabe-Ito colours for nine names: "separate networks" (notebook 05: one independently
+# trained network per task) is the naive ensemble's idea grown one task at a time, so it shares
+# naive's orange; the two never appear in one figure. Yellow (pale on white) goes to the method
+# drawn only as black-ringed dots.
+MODEL_COLORS = {
+    "single": "#000000",  # black: one network, the baseline
+    "BatchEnsemble": "#0072B2",  # blue (every member sees the same rows, the default of bel.fit)
+    "BatchEnsemble (split)": "#56B4E9",  # sky blue: each member its own sub-batch (paper §3.1)
+    "naive": "#E69F00",  # orange: independently trained networks
+    "separate networks": "#E69F00",  # orange: one independent network per task (notebook 05)
+    "random signs": "#009E73",  # bluish green: BatchEnsemble with r, s initialised to ±1
+    "TabM-style": "#CC79A7",  # reddish purple: random signs in the first layer only, many members
+    "random W": "#D55E00",  # vermillion: members on a random, untrained W (notebook 05's control)
+    "fine-tuning": "#F0E442",  # yellow: one network trained on each task in turn (notebook 05)
+}
 DIVERGING = "RdBu_r"  # signed values on a symmetric scale: blue negative, white 0, red positive
 SEQUENTIAL = "viridis"  # magnitudes (probabilities, uncertainty, accuracy)
 
