@@ -6,7 +6,7 @@ twins, the member-major layout (:func:`tile` / :func:`untile`), the member count
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 
-from bel import compare, data, lifelong, metrics, optim, sharding, train
+from bel import compare, data, lifelong, metrics, models, optim, sharding, train
 from bel.convert import batchensemble, naive_ensemble
 from bel.layers import (
     BatchEnsembleConv,
@@ -19,8 +19,9 @@ from bel.layers import (
     tile,
     untile,
 )
+from bel.models import cnn, global_average, mlp
 from bel.optim import fast_weight_optimizer
-from bel.train import cnn, fit, mlp, predict
+from bel.train import fit, predict
 
 __all__ = [
     "BatchEnsembleConv",
@@ -37,6 +38,8 @@ __all__ = [
     "lifelong",
     "mlp",
     "cnn",
+    "global_average",
+    "models",
     "predict",
     "sharding",
     "train",

@@ -1,4 +1,4 @@
-"""Tests for bel/train.py: mlp, fit (the one training loop) and predict.
+"""Tests for bel/train.py: fit (the one training loop) and predict.
 
 The model knows its member count, so neither ``fit`` nor ``predict`` needs one; every input that
 cannot mean what it says is a ValueError naming what was expected and what was received, raised
@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 
@@ -87,7 +88,10 @@ BAD_FIT = [
     (dict(y=Y + 1), r"class labels in \[0, 2\) for a model with 2 outputs, got labels from 1 to 2"),
     (dict(y=Y - 1), r"class labels in \[0, 2\) .*got labels from -1 to 0"),
     (dict(y=Y[:30]), r"as many targets as input rows, got inputs \(40, 2\) and targets \(30,\)"),
-    (dict(x=np.ones((40, 3))), r"cannot take rows of shape \(3,\) \(inputs of shape \(40, 3\)\)"),
+    (
+        dict(x=np.ones((40, 3))),
+        r"cannot take rows of shape \(3,\) and dtype float32 \(inputs of shape \(40, 3\)\)",
+    ),
     (dict(x=np.ones(40)), r"inputs of shape \[N, features\.\.\.\] with N >= 1, got shape \(40,\)"),
     (dict(x=np.full((40, 2), np.nan)), r"finite inputs, got NaN or inf"),
     (dict(x=[["a", "b"]] * 40), r"numeric inputs .*got shape \(40, 2\) of dtype <U1"),
@@ -97,6 +101,31 @@ BAD_FIT = [
     ),
     (dict(loss="hinge"), r"loss must be one of \('cross_entropy', 'mse'\), got 'hinge'"),
     (dict(steps=0), r"steps must be an int >= 1, got 0"),
+    (dict(steps=True), r"steps must be an int >= 1, got True"),
+    (dict(steps=3, epochs=2), r"fit takes steps or epochs, not both; got steps=3, epochs=2"),
+    (dict(steps=None, epochs=0), r"epochs must be an int >= 1, got 0"),
+    (dict(steps=None, epochs=1.5), r"epochs must be an int >= 1, got 1\.5"),
+    (dict(batch_size=0), r"batch_size must be an int in \[1, 40\], got 0"),
+    (dict(batch_size=41), r"batch_size must be an int in \[1, 40\], got 41"),
+    (dict(batch_size=8.0), r"batch_size must be an int in \[1, 40\], got 8\.0"),
+    (
+        dict(batch_size=10, members_see="split"),
+        r"members_see='split' cuts each batch into 4 sub-batches, one per member: batch_size "
+        r"must be a multiple of 4, got 10",
+    ),
+    (dict(x=X[:3], y=Y[:3], members_see="split"), r"needs at least 4 rows, got 3"),
+    (dict(members_see="each"), r"members_see must be one of \('same', 'split'\), got 'each'"),
+    (dict(seed=-1), r"seed must be an int >= 0, got -1"),
+    (dict(seed="0"), r"seed must be an int >= 0, got '0'"),
+    (dict(chunk=0, callback=print), r"chunk must be an int >= 1, got 0"),
+    (
+        dict(x=np.full((40, 2), 2**40, np.int64)),
+        r"integer inputs that fit in int32, got int64 inputs from 1099511627776",
+    ),
+    (dict(learning_rate=jnp.float32(-1)), r"learning_rate must be a finite number >= 0, got Arr"),
+    (dict(learning_rate=np.ones(2)), r"learning_rate must be a finite number >= 0, got array"),
+    (dict(learning_rate=lambda step: -1.0), r"learning_rate: a schedule must give a finite rate"),
+    (dict(learning_rate=lambda: 1.0), r"learning_rate: the schedule .* failed at step 0"),
     (dict(learning_rate=-1e-3), r"learning_rate must be a finite number >= 0, got -0\.001"),
     (dict(learning_rate=float("inf")), r"learning_rate must be a finite number >= 0, got inf"),
     (dict(fast_lr_multiplier=-1), r"fast_lr_multiplier must be a finite number >= 0, got -1"),
@@ -115,7 +144,7 @@ def test_fit_refuses_what_cannot_mean_what_it_says(kwargs, message):
     kwargs = dict(kwargs)
     x, y = kwargs.pop("x", X), kwargs.pop("y", Y)
     with pytest.raises(ValueError, match=message):
-        bel.fit(model, x, y, steps=kwargs.pop("steps", 2), **kwargs)
+        bel.fit(model, x, y, **{"steps": 2, **kwargs})
     jax.tree.map(np.testing.assert_array_equal, nnx.state(model), before)
 
 
@@ -232,12 +261,6 @@ def test_callback_reports_progress_in_chunks():
     assert seen == [5, 10, 15, 20] and losses.shape == (20,)
 
 
-def test_mlp_builds_a_relu_stack():
-    model = bel.mlp(3, 2, hidden=(5, 4), rngs=0)
-    assert [(m.in_features, m.out_features) for m in model.layers[::2]] == [(3, 5), (5, 4), (4, 2)]
-    assert bel.mlp(3, 2, hidden=(5, 4), rngs=nnx.Rngs(0)).layers[0].kernel.shape == (3, 5)
-
-
 def test_a_convolutional_model_is_stepped_from_python_with_the_same_result():
     # On the CPU a convolution's gradient is slow inside a compiled loop, so fit steps a CNN
     # from Python; the training itself must be the same as the compiled loop's.
@@ -258,10 +281,190 @@ def test_a_convolutional_model_is_stepped_from_python_with_the_same_result():
     )
 
 
-def test_cnn_builds_convolutions_then_an_average_then_a_head():
-    model = bel.cnn(3, 5, channels=(4, 6, 8), rngs=0)
-    convs = [m for m in model.layers if isinstance(m, nnx.Conv)]
-    assert [(c.in_features, c.out_features, c.strides) for c in convs] == [
-        (3, 4, 1), (4, 6, 2), (6, 8, 2)
-    ]  # fmt: skip
-    assert model(jnp.ones((2, 8, 8, 3))).shape == (2, 5)
+# --------------------------------------------------------------------------------------------------
+# mini-batches, epochs, and the two protocols (which rows each member trains on)
+
+
+def member_losses(model: nnx.Module, rows_per_member: list[np.ndarray]) -> np.ndarray:
+    """Each member's mean cross-entropy on its own rows, from its outputs on every row."""
+    logits = np.asarray(bel.predict(model, X), np.float64)
+    losses = []
+    for k, rows in enumerate(rows_per_member):
+        z = logits[k, rows]
+        log_p = (
+            z
+            - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))
+            - z.max(1, keepdims=True)
+        )
+        losses.append(-log_p[np.arange(len(rows)), Y[rows]].mean())
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("members_see", ["same", "split"])
+def test_each_member_is_scored_on_its_own_rows(members_see):
+    # With a zero learning rate the model never moves, so every step's loss is the mean over
+    # members of each member's loss on the rows the protocol gave it, computed here by hand.
+    model = ensemble()
+    losses = bel.fit(model, X, Y, steps=6, batch_size=8, members_see=members_see, seed=3,
+                     learning_rate=0.0)  # fmt: skip
+    batches = bel.train.Batches(40, 8, seed=3)
+    for t, rows in enumerate(batches.rows(0, 6)):
+        per_member = [rows] * E if members_see == "same" else np.split(rows, E)
+        np.testing.assert_allclose(losses[t], member_losses(model, per_member).mean(), rtol=1e-5)
+
+
+def test_split_without_a_batch_size_shuffles_every_step_and_splits_all_rows():
+    model = ensemble()
+    losses = bel.fit(model, X, Y, steps=3, members_see="split", seed=5, learning_rate=0.0)
+    for t in range(3):
+        order = np.random.default_rng([5, t]).permutation(40)
+        expected = member_losses(model, np.split(order, E)).mean()
+        np.testing.assert_allclose(losses[t], expected, rtol=1e-5)
+
+
+def test_split_gives_member_k_gradients_from_sub_batch_k_only():
+    # Change the labels of member 1's sub-batch only: after one step, every other member's own
+    # weights (r, s) are exactly as before, member 1's are not.
+    rows = np.split(bel.train.Batches(40, 16, seed=0).rows(0, 1)[0], E)
+    flipped = Y.copy()
+    flipped[rows[1]] = 1 - flipped[rows[1]]
+    trained = []
+    for labels in (Y, flipped):
+        model = ensemble()
+        bel.fit(model, X, labels, steps=1, batch_size=16, members_see="split")
+        trained.append(model.layers[0])
+    for name in ("r", "s"):
+        a, b = (np.asarray(getattr(layer, name)[...]) for layer in trained)
+        np.testing.assert_array_equal(np.delete(a, 1, axis=0), np.delete(b, 1, axis=0))
+        assert not np.array_equal(a[1], b[1])
+
+
+def test_split_and_the_member_mask_count_only_the_chosen_members_sub_batches():
+    model = ensemble()
+    losses = bel.fit(model, X, Y, steps=2, batch_size=16, members_see="split",
+                     member_mask=[0, 1, 0, 1], learning_rate=0.0)  # fmt: skip
+    for t, rows in enumerate(bel.train.Batches(40, 16, seed=0).rows(0, 2)):
+        expected = member_losses(model, np.split(rows, E))[[1, 3]].mean()
+        np.testing.assert_allclose(losses[t], expected, rtol=1e-5)
+
+
+def test_mini_batches_are_reproducible_from_the_seed_and_differ_across_seeds():
+    def run(seed):
+        return bel.fit(ensemble(), X, Y, steps=10, batch_size=8, seed=seed)
+
+    np.testing.assert_array_equal(run(0), run(0))
+    assert not np.allclose(run(0), run(1))
+    batches = bel.train.Batches(40, 8, seed=0)
+    epoch = batches.rows(0, 5)  # one epoch: every row exactly once
+    assert sorted(epoch.ravel().tolist()) == list(range(40))
+    assert not np.array_equal(batches.rows(5, 5), epoch)  # a fresh permutation per epoch
+
+
+def test_epochs_are_steps_over_the_data():
+    model = ensemble()
+    by_epochs = bel.fit(model, X, Y, epochs=3, batch_size=16, seed=2)  # 40 // 16 = 2 a epoch
+    by_steps = bel.fit(ensemble(), X, Y, steps=6, batch_size=16, seed=2)
+    np.testing.assert_array_equal(by_epochs, by_steps)
+    assert bel.fit(ensemble(), X, Y, epochs=3).shape == (3,)  # full batch: one step an epoch
+    assert bel.fit(ensemble(), X, Y).shape == (500,)  # neither: 500 steps, as always
+
+
+def test_a_run_continues_with_the_next_batches_across_chunks():
+    whole = bel.fit(ensemble(), X, Y, steps=12, batch_size=8)
+    chunked = bel.fit(ensemble(), X, Y, steps=12, batch_size=8, chunk=5, callback=print)
+    np.testing.assert_allclose(whole, chunked, rtol=1e-6)
+
+
+def test_stepwise_driver_takes_the_same_mini_batches():
+    x = np.random.default_rng(0).random((16, 6, 6, 1), dtype=np.float32)
+    y = np.arange(16, dtype=np.int32) % 2
+    model = bel.batchensemble(bel.cnn(1, 2, channels=(4,), rngs=0), 2, rngs=1)
+    for options in (dict(batch_size=4, members_see="split"), dict(batch_size=6)):
+        stepwise = bel.train.training_run(model, x, y, **options)
+        looped = bel.train.training_run(model, x, y, **options)
+        stepwise.stepwise, looped.stepwise = True, False
+        np.testing.assert_allclose(stepwise.advance(7), looped.advance(7), rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------------
+# rates, dtypes, compiled programs
+
+
+def test_rates_accept_numpy_and_jax_scalars_and_schedules():
+    reference = bel.fit(ensemble(), X, Y, steps=5, learning_rate=1e-2, weight_decay=1e-4)
+    for rate, decay in [(np.float32(1e-2), np.float64(1e-4)), (jnp.float32(1e-2), jnp.array(1e-4))]:
+        losses = bel.fit(ensemble(), X, Y, steps=5, learning_rate=rate, weight_decay=decay)
+        np.testing.assert_allclose(losses, reference, rtol=1e-6)
+    constant = bel.fit(ensemble(), X, Y, steps=5, learning_rate=optax.constant_schedule(1e-2),
+                       weight_decay=1e-4)  # fmt: skip
+    np.testing.assert_allclose(constant, reference, rtol=1e-6)
+    frozen = bel.fit(ensemble(), X, Y, steps=5, learning_rate=lambda step: 0.0 * step)
+    assert len(set(frozen.tolist())) == 1  # a rate of zero at every step: nothing moves
+
+
+class TokenNet(nnx.Module):
+    def __init__(self):
+        self.embed = nnx.Embed(10, 4, rngs=nnx.Rngs(0))
+        self.head = nnx.Linear(4, 2, rngs=nnx.Rngs(1))
+
+    def __call__(self, ids):
+        return self.head(self.embed(ids).mean(axis=1))
+
+
+def test_token_ids_reach_an_embedding_as_integers():
+    ids = np.random.default_rng(0).integers(0, 10, size=(40, 3))  # int64, as numpy draws them
+    labels = (ids[:, 0] >= 5).astype(np.int32)
+    model = bel.batchensemble(TokenNet(), 2, rngs=2)
+    losses = bel.fit(model, ids, labels, steps=40, learning_rate=5e-2, batch_size=8)
+    assert losses[-5:].mean() < losses[:5].mean()
+    assert bel.predict(model, ids).shape == (2, 40, 2)
+    np.testing.assert_allclose(bel.predict(model, ids, batch_size=16), bel.predict(model, ids),
+                               rtol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match=r"rows of shape \(3,\) and dtype float32 .*nnx\.Embed"):
+        bel.predict(model, ids.astype(np.float32))
+    # A float model still gets floats from integer inputs (flax promotes them to its dtype).
+    assert bel.predict(ensemble(), np.ones((5, 2), np.int32)).dtype == jnp.float32
+
+
+def test_predict_in_chunks_equals_predict_at_once():
+    model = ensemble()
+    whole = bel.predict(model, X)
+    for size in (16, 40, 64):  # a partial last chunk, one exact chunk, one padded chunk
+        np.testing.assert_allclose(bel.predict(model, X, batch_size=size), whole, rtol=1e-6,
+                                   atol=1e-7)  # fmt: skip
+    with pytest.raises(ValueError, match=r"batch_size must be an int >= 1, got 0"):
+        bel.predict(model, X, batch_size=0)
+
+
+def compiles(fn) -> int:
+    """How many programs XLA compiled while ``fn`` ran."""
+    events = []
+
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    return len(events)
+
+
+def test_new_step_counts_epochs_rates_and_similar_data_sizes_compile_nothing():
+    bel.fit(ensemble(), X, Y, steps=7, batch_size=8, learning_rate=1e-2)
+    bel.fit(ensemble(), X, Y, steps=3, learning_rate=1e-2)
+    x37, y37 = X[:37], Y[:37]  # pads to the same 40 rows as X
+    again = [
+        lambda: bel.fit(ensemble(), X, Y, steps=13, batch_size=8, learning_rate=3e-3),
+        lambda: bel.fit(ensemble(), X, Y, epochs=2, batch_size=8, weight_decay=0.1),
+        lambda: bel.fit(ensemble(), X, Y, epochs=5, batch_size=8, seed=4),
+        lambda: bel.fit(ensemble(), x37, y37, steps=2, batch_size=8),
+        lambda: bel.fit(ensemble(), X, Y, steps=11, learning_rate=jnp.float32(1e-3)),
+        lambda: bel.fit(ensemble(), X, Y, epochs=4, member_mask=[1, 0, 1, 0]),
+    ]
+    for call in again:
+        assert compiles(call) == 0
+    bel.predict(ensemble(), X, batch_size=16)
+    assert compiles(lambda: bel.predict(ensemble(), X[:21], batch_size=16)) == 0
