@@ -88,6 +88,11 @@ def compared(gap, other):
     return f"{words.get(gap.verdict, 'not measurably different from')} {other}"
 
 
+def detail(gap):
+    """The numbers behind a verdict: mean gap ± its spread over seeds, and the seeds won."""
+    return f"gap {gap.mean:+.3f} ± {gap.spread:.3f}, ahead in {gap.wins} of {gap.seeds} seeds"
+
+
 # %% [markdown]
 # ## 1. What the field has measured
 #
@@ -334,7 +339,7 @@ display(fig)
 
 # %%
 def more_or_less(a, b):
-    """Does a disagree more than b, seed by seed? 'more', 'less' or 'not measurably more or less'."""
+    """Does a disagree more than b, per seed? 'more', 'less' or 'not measurably more or less'"""
     gap = compare.seed_gap(a, b)
     return {"better": "more", "worse": "less"}.get(gap.verdict, "not measurably more or less"), gap
 
@@ -677,17 +682,17 @@ notice("\n".join([
     "ensemble's parameters.",
     f"- **Near the data** ({', '.join(NEAR)}) BatchEnsemble's AUROC is "
     f"{compared(near_vs['single'], 'one network')}'s and "
-    f"{compared(near_vs['naive'], 'the naive ensemble')}'s ({near_vs['naive']}); its members "
+    f"{compared(near_vs['naive'], 'the naive ensemble')}'s ({detail(near_vs['naive'])}); its members "
     "disagree more than the naive members on "
     f"{sum(mi_word[k][0] == 'more' for k in NEAR)} of the {len(NEAR)} near sets.",
     f"- **Far from the data** its AUROC is {compared(far_vs['single'], 'one network')}'s and "
-    f"{compared(far_vs['naive'], 'the naive ensemble')}'s ({far_vs['naive']}); its members "
+    f"{compared(far_vs['naive'], 'the naive ensemble')}'s ({detail(far_vs['naive'])}); its members "
     f"disagree more on {sum(mi_word[k][0] == 'more' for k in FAR)} of the {len(FAR)} far sets, "
     f"and on the two moons beyond 5τ {moons_word['far (beyond 5τ)'][0]}.",
     f"- **Protocol.** Each member its own sub-batch (the paper's §3.1) against the same rows, at "
     f"equal compute: near AUROC {split_vs['AUROC near'].verdict}, NLL {split_vs['nll'].verdict}.",
     f"- **TabM recipe.** {K} members differing only in the first layer's signs: near AUROC "
-    f"{compared(tabm_near, 'the naive ensemble')}'s ({tabm_near}), with {tabm_share:.0%} of its "
+    f"{compared(tabm_near, 'the naive ensemble')}'s ({detail(tabm_near)}), with {tabm_share:.0%} of its "
     f"parameters and {K / E:.0f}× its compute.",
 ]))
 
