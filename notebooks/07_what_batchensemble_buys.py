@@ -190,10 +190,10 @@ x_eval = np.concatenate(list(SETS.values()))  # one array: one compiled forward 
 print("median distance / τ:", ", ".join(f"{k} {v:.1f}" for k, v in far_from_data.items()))
 
 # %% tags=["hide-input"]
-fig = style.figure(6.4, 5.0)
-axes = fig.subplots(len(SETS), 8)
+fig = style.figure(5.4, 5.0)
+axes = fig.subplots(len(SETS), 6)
 for row, (label, images) in zip(axes, SETS.items(), strict=True):
-    for ax, image in zip(row, images[:8], strict=True):
+    for ax, image in zip(row, images[:6], strict=True):
         ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
         ax.set_xticks([]), ax.set_yticks([])
     row[0].set_ylabel(f"{label}\n{far_from_data[label]:.1f} τ", rotation=0, ha="right",
@@ -376,18 +376,20 @@ notice(
 )
 
 # %% [markdown]
-# Why would it fade? A BatchEnsemble member is the shared $W$ with its rows and columns rescaled
-# ($W \circ r_i s_i^\top$). Near the data those rescalings change which features each member
-# leans on, and members part ways there. Far from the data, where a ReLU network extrapolates
-# along straight lines set by its weights, every member inherits the direction of the one shared
-# $W$, so they extrapolate more alike than independently drawn networks do.
+# Why the lead can fade far from the data: a BatchEnsemble member is the shared $W$ with its
+# rows and columns rescaled ($W \circ r_i s_i^\top$). Near the data those rescalings change which
+# features each member leans on, and members part ways there. Far from the data, where a ReLU
+# network extrapolates along straight lines set by its weights, every member inherits the
+# direction of the one shared $W$, so they extrapolate more alike than independently drawn
+# networks do.
 #
 # ### Does the disagreement flag the inputs?
 #
-# More disagreement is not automatically better: BatchEnsemble's members also disagree more on
-# the clean test set, where the answer is settled (the "test" column above). What matters is
-# whether the uncertainty separates the new inputs from the test set. One AUROC per set, model
-# and seed (with the predictive entropy, which the single model has too):
+# More disagreement is not automatically better: notebook 02 found BatchEnsemble's members
+# disagreeing more *on* the data too, where the answer is settled (the "test" column above says
+# whether they do here). What matters is whether the uncertainty separates the new inputs from the
+# test set. One AUROC per set, model and seed (with the predictive entropy, which the single
+# model has too):
 
 # %% tags=["hide-input"]
 OTHER = [k for k in SETS if k != "test"]
@@ -682,18 +684,19 @@ notice("\n".join([
     "ensemble's parameters.",
     f"- **Near the data** ({', '.join(NEAR)}) BatchEnsemble's AUROC is "
     f"{compared(near_vs['single'], 'one network')}'s and "
-    f"{compared(near_vs['naive'], 'the naive ensemble')}'s ({detail(near_vs['naive'])}); its members "
-    "disagree more than the naive members on "
+    f"{compared(near_vs['naive'], 'the naive ensemble')}'s ({detail(near_vs['naive'])}); "
+    "its members disagree more than the naive members on "
     f"{sum(mi_word[k][0] == 'more' for k in NEAR)} of the {len(NEAR)} near sets.",
     f"- **Far from the data** its AUROC is {compared(far_vs['single'], 'one network')}'s and "
     f"{compared(far_vs['naive'], 'the naive ensemble')}'s ({detail(far_vs['naive'])}); its members "
     f"disagree more on {sum(mi_word[k][0] == 'more' for k in FAR)} of the {len(FAR)} far sets, "
     f"and on the two moons beyond 5τ {moons_word['far (beyond 5τ)'][0]}.",
     f"- **Protocol.** Each member its own sub-batch (the paper's §3.1) against the same rows, at "
-    f"equal compute: near AUROC {split_vs['AUROC near'].verdict}, NLL {split_vs['nll'].verdict}.",
+    f"equal compute: near AUROC {split_vs['AUROC near'].verdict}, "
+    f"NLL {split_vs['nll'].verdict}.",
     f"- **TabM recipe.** {K} members differing only in the first layer's signs: near AUROC "
-    f"{compared(tabm_near, 'the naive ensemble')}'s ({detail(tabm_near)}), with {tabm_share:.0%} of its "
-    f"parameters and {K / E:.0f}× its compute.",
+    f"{compared(tabm_near, 'the naive ensemble')}'s ({detail(tabm_near)}), with "
+    f"{tabm_share:.0%} of its parameters and {K / E:.0f}× its compute.",
 ]))
 
 # %% [markdown]
