@@ -155,9 +155,11 @@ notice(
 #
 # The notebooks of this course show the same split. Notebook 02 (two moons, 2-D) measured
 # "away from the data" as *far* from every training point, and found BatchEnsemble's members
-# disagreeing less there than independent networks. Notebook 06 (digits) measured it on digits the
-# models never saw, and found BatchEnsemble's members disagreeing more. The next section tests
-# whether the *kind* of "away" explains both.
+# disagreeing less there than independent networks, on average over its seeds. Notebook 06
+# (digits) measured it on digits the models never saw, and found BatchEnsemble's members
+# disagreeing more. Notebook 03 watched BatchEnsemble's members alone spread out off the data of a
+# regression, with no naive ensemble to compare with. The next section tests whether the *kind*
+# of "away" explains all three.
 
 # %% [markdown]
 # ## 2. Near and far from the data
@@ -713,17 +715,27 @@ notice("\n".join([
 ]))
 
 # %% [markdown]
-# So, **when is BatchEnsemble's uncertainty good?** Read the lines above with the distance in
-# mind. On inputs *near* the training data (new classes of the same kind, mild corruptions),
-# BatchEnsemble's members part ways where independent networks do, and its uncertainty flags
-# such inputs, measured against a naive ensemble, for a fraction of the memory. *Far* from the
-# data its members share the weight that decides how the network extrapolates; that is where the
-# image benchmarks and Zamyatin et al. look (other data sets as OOD) and where notebook 02 looked,
-# and it is where the gap to a naive ensemble can open. On tabular features, with many members
-# that start apart (TabM), it is a strong ensemble, where TabM and Blørstad et al. look. Inputs
-# that make every ReLU network more confident (the brightened digits) no ensemble of this kind
-# flags: check the distance to the training data as well. And in every setting BatchEnsemble
-# saves memory, not compute.
+# %% tags=["remove-input"]
+notice(
+    "**So, when is BatchEnsemble's uncertainty good?** Near the training data (new classes of "
+    f"the same kind, mild corruptions: {', '.join(NEAR)}) its AUROC is "
+    f"{compared(near_vs['single'], 'one network')}'s and "
+    f"{compared(near_vs['naive'], 'a naive ensemble')}'s, for {be_share:.0%} of the naive "
+    f"ensemble's parameters. Far from it ({', '.join(FAR)}) it is "
+    f"{compared(far_vs['single'], 'one network')}'s and "
+    f"{compared(far_vs['naive'], 'the naive ensemble')}'s, with a mean gap to the naive ensemble "
+    f"of {far_vs['naive'].mean:+.3f} there against {near_vs['naive'].mean:+.3f} near the data."
+)
+
+# %% [markdown]
+# Far from the data is where BatchEnsemble's members, sharing the weight that decides how the
+# network extrapolates, lose their lead in disagreement; it is where the image benchmarks and
+# Zamyatin et al. look (other data sets as OOD) and where notebook 02 looked. On tabular
+# features with many members that start apart (TabM) it is a strong ensemble, which is where
+# TabM and Blørstad et al. look. Inputs that make every ReLU network more confident (the
+# brightened digits here) no ensemble of this kind flags: check the distance to the training
+# data as well. And in every setting an ensemble, BatchEnsemble or naive, costs $E$ times one
+# network's compute; BatchEnsemble saves memory.
 
 # %% [markdown]
 # ## Exercises
@@ -849,10 +861,10 @@ check_pruning()
 # - BatchEnsemble's members share $W$; how much more or less they disagree than independent
 #   networks depends on that distance, and the conclusions above give this run's verdicts.
 # - The training protocol (same rows or one sub-batch per member), the number of members and the
-#   initialisation are knobs with measured effects; many members that start apart (TabM) make
-#   weaker members and a stronger detector.
-# - Some far inputs make every ReLU network more confident: ensemble disagreement is no
-#   substitute for checking the distance to the training data.
+#   initialisation are knobs with measured effects; many members that start apart (TabM) trade
+#   the members' own accuracy for their disagreement, and section 4 measures what that buys.
+# - Far inputs can make every ReLU network more confident (the brightened digits here): ensemble
+#   disagreement is no substitute for checking the distance to the training data.
 #
 # ## References
 #
