@@ -385,7 +385,9 @@ notice(
 # features each member leans on, and members part ways there. Far from the data, where a ReLU
 # network extrapolates along straight lines set by its weights, every member inherits the
 # direction of the one shared $W$, so they extrapolate more alike than independently drawn
-# networks do.
+# networks do. Notebook 03's finding fits this: it measured BatchEnsemble alone, and its members
+# do spread out off the data; what this notebook adds is *how much, compared with independent
+# networks*, at each distance.
 #
 # ### Does the disagreement flag the inputs?
 #
