@@ -717,6 +717,7 @@ notice("\n".join([
 ]))
 
 # %% [markdown]
+#
 # %% tags=["remove-input"]
 notice(
     "**So, when is BatchEnsemble's uncertainty good?** Near the training data (new classes of "
