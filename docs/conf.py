@@ -107,6 +107,9 @@ nb_ipywidgets_js: dict = {}
 # out the code of a cell tagged `remove-input` (prose built by code: only the sentence shows) and
 # folds the code of one tagged `hide-input` (drawing code: the figure shows, the code is a click
 # away). These labels are the fold's button.
+# Prose that code builds (display(Markdown(f"..."))) is parsed as MyST, as the notebooks' own
+# markdown cells are, so its $...$ is typeset (the default, CommonMark, left it as raw dollars).
+nb_render_markdown_format = "myst"
 nb_code_prompt_show = "Show the code"
 nb_code_prompt_hide = "Hide the code"
 
@@ -202,12 +205,18 @@ def _has_widgets(nb: dict) -> bool:
 
 
 def _launch_note(name: str) -> str:
+    replay = (
+        "\n\nOn this page, **Try it on this page** below replays the explorer without a kernel: "
+        "its controls move through results computed beforehand by the explorer's own model."
+        if name in REPLAY_PAGES
+        else ""
+    )
     return f"""\
 :::{{admonition}} Interactive: launch it to move the sliders
 :class: tip
 
 This page shows the notebook as it was saved: each widget panel appears as the static picture it
-last drew, and nothing on the page reacts. To interact, run it with a live kernel:
+last drew and does not react. To interact, run it with a live kernel:
 
 - **in your browser, as an app** (Voilà on Binder, only the panels and the text):
   [open {name} in Voilà]({BINDER}?urlpath=voila/render/notebooks/{name}.ipynb);
@@ -216,7 +225,7 @@ last drew, and nothing on the page reacts. To interact, run it with a live kerne
 - **on your machine**, from a clone of the repository: `make explorer` opens the explorer as an
   app, `make lab` opens every notebook in JupyterLab.
 
-The first Binder launch builds the environment and takes a few minutes.
+The first Binder launch builds the environment and takes a few minutes.{replay}
 :::
 """
 
@@ -317,8 +326,16 @@ def _book_notebook(source: Path) -> str:
             text = _readme_to_landing_page(_local_links(_text(cell)))
             cell["source"] = _next_links(text, titles)
     if source.stem in REPLAY_PAGES:
+        # after the first cell that shows the live panel and the prose that reads its picture
         shows_panel = [i for i, c in enumerate(cells) if _has_widgets({"cells": [c]})]
-        cells.insert(shows_panel[0] + 1 if shows_panel else 1, _replay_cell())
+        at = shows_panel[0] + 1 if shows_panel else 1
+        while (
+            at < len(cells)
+            and cells[at]["cell_type"] == "markdown"
+            and not _text(cells[at]).lstrip().startswith("#")
+        ):
+            at += 1
+        cells.insert(at, _replay_cell())
     solutions = _solutions_cell(source.stem)
     if solutions is not None:
         cells.insert(_solutions_index(cells), solutions)

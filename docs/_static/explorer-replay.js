@@ -166,9 +166,11 @@
     const title = font + 6;
     const col = (width - (max - 1) * gap) / max;
     const rowH = info.classify ? col : col * 0.8;
-    const panelW = (width - 3 * gap) / 2;
-    const panelH = panelW * 0.85;
-    const height = Math.round(title + rowH + gap * 3 + title + panelH);
+    const stacked = width < 520; // a phone: the two ensemble panels one above the other
+    const panelW = stacked ? width : (width - 3 * gap) / 2;
+    const panelH = panelW * (stacked ? 0.7 : 0.85);
+    const below = title + panelH + gap * 3; // from one panel's title to the next one's
+    const height = Math.round(title + rowH + gap * 3 + below * (stacked ? 2 : 1));
     const ratio = window.devicePixelRatio || 1;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
@@ -200,20 +202,23 @@
     }
     const y = title + rowH + gap * 3;
     const left = [0, y + title, panelW, panelH];
-    const right = [panelW + 3 * gap, y + title, panelW, panelH];
+    const right = stacked
+      ? [0, y + below + title, panelW, panelH]
+      : [panelW + 3 * gap, y + title, panelW, panelH];
+    const rightTitle = right[1] - title + 2;
     ctx.fillStyle = "#222";
     const uncertainty = bytes(shown.uncertainty);
     const mean = bytes(shown.mean);
     if (info.classify) {
       ctx.fillText("ensemble: mean p(class 1)", left[0], y + 2);
-      ctx.fillText("where members disagree (mutual information)", right[0], y + 2);
+      ctx.fillText("where members disagree (mutual information)", right[0], rightTitle);
       map(ctx, left, mean, info.grid_shape, grid.colors.probability, true);
       dots(ctx, left, info, (label) => grid.colors.classes[label], 3);
       map(ctx, right, uncertainty, info.grid_shape, grid.colors.uncertainty, true);
       dots(ctx, right, info, () => "#bfbfbf", 2);
     } else {
       ctx.fillText("ensemble: members, mean ± 2 std", left[0], y + 2);
-      ctx.fillText("spread: std of the members", right[0], y + 2);
+      ctx.fillText("spread: std of the members", right[0], rightTitle);
       const series = [];
       for (let m = 0; m < members; m++) {
         series.push([outputs.subarray(m * per, (m + 1) * per),
