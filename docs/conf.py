@@ -131,6 +131,7 @@ autosummary_generate = False
 html_theme = "sphinx_book_theme"
 html_title = "bel — BatchEnsemble, learned interactively"
 html_static_path = ["_static"]
+templates_path = ["_templates"]  # layout.html: the landing page's title once
 html_css_files = ["book.css"]
 html_favicon = "_static/favicon.svg"  # three members, one shared frame
 html_last_updated_fmt = None
@@ -594,18 +595,11 @@ def _class_signature(app, what, name, obj, options, signature, return_annotation
     return stringify_signature(shown, unqualified_typehints=True), return_annotation
 
 
-def _landing_title(app, pagename, templatename, context, doctree) -> None:
-    """``html-page-context``: the landing page's title once ("bel — …", not "bel — … — bel — …")."""
-    if pagename == app.config.root_doc:
-        context["titlesuffix"] = ""
-
-
 def setup(app):
     _generate_sources()  # before Sphinx looks for sources (importing this file writes nothing)
     app.connect("autodoc-process-signature", _class_signature)
     app.connect("include-read", _readme_links)
     app.connect("missing-reference", _resolve_reexports)
     app.connect("html-page-context", _launch_buttons, priority=502)
-    app.connect("html-page-context", _landing_title)
     app.connect("build-finished", _check_internal_links, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -15,13 +15,18 @@ Chromium or playwright is missing, unless ``CI=true``: then it fails.
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import http.server
 import importlib.util
+import io
 import json
 import os
 import re
+import subprocess
+import sys
+import tempfile
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,7 +35,7 @@ import pytest
 
 import bel
 
-from support import launch, require_browser
+from support import launch, require_browser, scratch_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "docs" / "_build" / "html"
@@ -130,6 +135,29 @@ def test_solutions_go_after_the_exercises_and_launch_note_after_the_title(tmp_pa
     notebook.write_text(json.dumps({"cells": cells_without_exercises, "metadata": {}}))
     texts = ["".join(c["source"]) for c in json.loads(conf._book_notebook(notebook))["cells"]]
     assert texts[-1].startswith("## Solutions")
+
+
+def test_solution_titles_say_which_exercise_and_what(tmp_path):
+    conf = _conf()
+    first = tmp_path / "05_ex1_cost.py"
+    first.write_text("# ruff: noqa: F821\n# Exercise 1: one more task adds r and s.\nx = 1\n")
+    second = tmp_path / "05_ex2_new_task.py"
+    second.write_text("x = 2\n")
+    assert conf._solution_title(first) == "Exercise 1 · one more task adds r and s"
+    assert conf._solution_title(second) == "Exercise 2 · new task"
+
+
+def test_empty_outputs_leave_no_grey_box_and_next_links_show_titles():
+    conf = _conf()
+    assert conf._pictureless({"output_type": "display_data", "data": {"text/plain": ""}})
+    assert conf._pictureless({"output_type": "stream", "name": "stdout", "text": ["", "\n"]})
+    assert not conf._pictureless({"output_type": "stream", "name": "stdout", "text": "0.5\n"})
+    assert not conf._pictureless({"output_type": "display_data", "data": {"text/plain": "1"}})
+    titles = {"02_x.ipynb": "02 · The second"}
+    text = "Read [`02_x`](02_x.ipynb) first.\n\n**Next:** [`02_x`](02_x.ipynb) trains it."
+    assert conf._next_links(text, titles) == (
+        "Read [`02_x`](02_x.ipynb) first.\n\n**Next:** [02 · The second](02_x.ipynb) trains it."
+    )
 
 
 def test_reexported_names_resolve_to_where_they_are_defined():
@@ -427,3 +455,222 @@ def test_book_in_a_browser(server):
             raise
         finally:
             browser.close()
+
+
+# -- the book's own extension (docs/_ext/bel_book.py) and the built pages --------------------------
+
+
+def _bel_book():
+    spec = importlib.util.spec_from_file_location("bel_book", ROOT / "docs/_ext/bel_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _png(width: int, height: int, colour: str) -> str:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _figure(png: str, tags: list[str] | None = None) -> dict:
+    cell = _code([{"output_type": "display_data", "data": {"image/png": png}}])
+    cell["metadata"] = {"tags": tags} if tags else {}
+    return cell
+
+
+def test_a_card_is_read_from_the_notebook_itself():
+    ext = _bel_book()
+    first, key = _png(900, 300, "red"), _png(1200, 600, "blue")
+    header = _md(
+        "# 07 · What it buys\n\nIntro.\n\n**What you will learn**\n- one thing,\n  on two lines;\n"
+        "- another.\n\n**Prerequisites**: notebook [`01_x`](01_x.ipynb) and $W$. **Run time**: "
+        "about 12 seconds on a 2-core laptop CPU; more on a phone.\n"
+    )
+    nb = {"cells": [header, _figure(first), _figure(key, ["hide-input", "key-figure"])]}
+    info = ext.header(nb)
+    assert info["title"] == "07 · What it buys"
+    assert info["learn"] == ["one thing, on two lines;", "another."]
+    assert info["prerequisites"] == "notebook [`01_x`](01_x.ipynb) and $W$."
+    assert ext._short_run_time(info["run_time"]) == "about 12 seconds on a 2-core laptop CPU"
+    # the key figure is the tagged cell's, not the first PNG; shrunk to the card's width
+    from PIL import Image
+
+    thumb = Image.open(io.BytesIO(ext.thumbnail(ext.key_figure(nb))))
+    assert thumb.size == (ext.THUMB_WIDTH, ext.THUMB_WIDTH // 2)
+    assert thumb.getpixel((5, 5)) == (0, 0, 255)
+    assert ext.key_figure({"cells": [header, _figure(first)]}) == base64.b64decode(first)
+    text = ext.card(Path("07_what.ipynb"), nb, "thumbs/07.png", "BINDER", "COLAB")
+    assert "[07 · What it buys](notebooks/07_what.ipynb)" in text
+    assert "[`01_x`](notebooks/01_x.ipynb)" in text  # a link between notebooks, from the index
+    assert ":img-top: thumbs/07.png" in text and "BINDER?labpath=notebooks/07_what.ipynb" in text
+    assert "COLAB" not in text  # no install cell: no Colab button
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_landing_page_has_a_card_per_notebook(book, notebook):
+    index = (book / "index.html").read_text(encoding="utf-8")
+    info = _bel_book().header(_notebook(notebook))
+    assert info["title"] and info["learn"] and info["run_time"], info
+    card = index.split(f'href="notebooks/{notebook.stem}.html"', 1)
+    assert len(card) == 2, f"no card links to {notebook.stem}"
+    assert html.escape(info["title"], quote=False) in index
+    assert f"_images/{notebook.stem}.png" in index, "no thumbnail"
+    assert f"{BINDER}?labpath=notebooks/{notebook.name}" in index
+    assert index.count("<title>") == 1 and "</title>" in index
+    title = re.search(r"<title>(.*?)</title>", index).group(1)
+    assert title.count("BatchEnsemble, learned interactively") == 1, title
+
+
+def test_cell_tags_fold_or_remove_code_in_the_book(tmp_path):
+    """myst-nb with the book's settings: ``remove-input`` leaves a cell's code out, ``hide-input``
+    folds it under a button; the outputs stay. Built from a fixture notebook in a scratch book."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "conf.py").write_text(
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('real', {str(ROOT / 'docs/conf.py')!r})\n"
+        "real = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(real)\n"
+        "extensions = ['myst_nb']\n"
+        "for _name in dir(real):\n"
+        "    if _name.startswith(('nb_', 'myst_')):\n"
+        "        globals()[_name] = getattr(real, _name)\n"
+    )
+    cells = [
+        _md("# Fixture"),
+        {**_code([_stream("sentence built by code\n")]), "source": "print('REMOVED' + 'CODE')",
+         "metadata": {"tags": ["remove-input"]}},
+        {**_code([_stream("drawn\n")]), "source": "print('FOLDED' + 'CODE')",
+         "metadata": {"tags": ["hide-input"]}},
+        {**_code([_stream("plain\n")]), "source": "print('SHOWN' + 'CODE')"},
+    ]  # fmt: skip
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (docs / "index.ipynb").write_text(json.dumps(nb))
+    out = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(docs), str(tmp_path / "html")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    page = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    assert "sentence built by code" in page and "REMOVED" not in page
+    folded = re.search(r"<details class=\"[^\"]*hide[^\"]*\">(.*?)</details>", page, re.S)
+    assert folded and "FOLDED" in folded.group(1), "the hide-input code is not folded"
+    assert "Show the code" in folded.group(1)
+    assert "drawn" in page and "SHOWN" in page.replace(folded.group(0), "")
+
+
+def _stream(text: str) -> dict:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def _squeezed(text: str) -> str:
+    """Text without any whitespace (highlighted code on a page is split into tokens)."""
+    return re.sub(r"\s+", "", text)
+
+
+def _page_text(markup: str) -> str:
+    return _squeezed(html.unescape(re.sub(r"<[^>]+>", "", markup)))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_tagged_cells_of_the_notebooks_are_folded_or_removed(book, notebook):
+    """A cell tagged ``remove-input`` in the notebook has no code on its page; one tagged
+    ``hide-input`` has its code inside a fold (``<details>``), not in the open."""
+    page = _page(notebook).read_text(encoding="utf-8")
+    folds = re.findall(r"<details class=\"[^\"]*hide above-input[^\"]*\">(.*?)</details>", page,
+                       re.S)  # fmt: skip
+    folded, everything = _page_text(" ".join(folds)), _page_text(page)
+    for cell in _notebook(notebook)["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        code = _squeezed("".join(cell.get("source", "")))
+        if cell["cell_type"] != "code" or not code:
+            continue
+        if "remove-input" in tags:
+            assert code not in everything, f"remove-input, yet on the page: {code[:80]}"
+        elif "hide-input" in tags:
+            assert code in folded, f"hide-input, yet not folded: {code[:80]}"
+        else:  # untagged code is on the page, in the open
+            assert code in everything and code not in folded, f"not shown: {code[:80]}"
+
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}  # fmt: skip
+
+
+class _Text(HTMLParser):
+    """The text of a page outside code, scripts and typeset math."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._skip: list[bool] = []
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _VOID:
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        self._skip.append(tag in ("script", "style", "pre", "code", "textarea") or "math" in classes)
+
+    def handle_endtag(self, tag):
+        if tag not in _VOID and self._skip:
+            self._skip.pop()
+
+    def handle_data(self, data):
+        if not any(self._skip):
+            self.parts.append(data)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_raw_dollar_math_on_the_pages(book, notebook):
+    parser = _Text()
+    parser.feed(_page(notebook).read_text(encoding="utf-8"))
+    text = " ".join(parser.parts)
+    raw = [text[max(0, m.start() - 50) : m.end() + 10]
+           for m in re.finditer(r"\$[^$\s][^$]*?\$", text)]  # fmt: skip
+    assert not raw, f"unrendered $...$ on {notebook.stem}'s page: {raw}"
+
+
+def test_api_signatures_show_types_and_defaults_as_written(book):
+    for page in (book / "api").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "~typing." not in text and "~flax." not in text, page.name
+        assert "&lt;class" not in text, page.name
+
+
+def test_jupyterlab_lists_each_notebook_once():
+    """`make lab`'s server, with the options `make -n lab` shows: the file browser lists each
+    notebook's .ipynb and not its paired .py; the solutions stay listed."""
+    command = subprocess.run(["make", "-n", "-o", ".venv/.installed", "lab"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    config = re.search(r"--config=(\S+)", command)
+    assert config, command
+    script = (
+        "import asyncio, json, sys\n"
+        "from jupyter_server.serverapp import ServerApp\n"
+        "app = ServerApp()\n"
+        "app.initialize([f'--config={sys.argv[1]}', f'--ServerApp.root_dir={sys.argv[2]}'],"
+        " new_httpserver=False)\n"
+        "def ls(path):\n"
+        "    got = app.contents_manager.get(path)\n"
+        "    got = asyncio.run(got) if asyncio.iscoroutine(got) else got\n"
+        "    return sorted(item['name'] for item in got['content'])\n"
+        "print(json.dumps([type(app.contents_manager).__name__, ls(''), ls('solutions')]))\n"
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        env = scratch_env(Path(scratch))
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(ROOT / config.group(1)), str(ROOT / "notebooks")],
+            capture_output=True, text=True, env=env, cwd=scratch, timeout=120,
+        )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    manager, listing, solutions = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "Jupytext" in manager  # jupytext's contents manager, which pairs the two files
+    for notebook in NOTEBOOKS:
+        assert notebook.name in listing and notebook.with_suffix(".py").name not in listing
+    assert "solutions" in listing
+    assert solutions == sorted(p.name for p in SOLUTIONS.glob("*.py")) and solutions
+    # Binder: postBuild installs the same file
+    assert "binder/jupyter_server_config.json" in (ROOT / "binder" / "postBuild").read_text()
