@@ -612,7 +612,8 @@ class _Text(HTMLParser):
         if tag in _VOID:
             return
         classes = (dict(attrs).get("class") or "").split()
-        self._skip.append(tag in ("script", "style", "pre", "code", "textarea") or "math" in classes)
+        skipped = tag in ("script", "style", "pre", "code", "textarea") or "math" in classes
+        self._skip.append(skipped)
 
     def handle_endtag(self, tag):
         if tag not in _VOID and self._skip:

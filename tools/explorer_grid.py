@@ -1,8 +1,9 @@
 """The explorer's replay grid: ``bel.explorer.model`` run over a grid of settings, for the book.
 
-``make explorer-grid`` (``python -m tools.explorer_grid``) writes ``docs/_static/explorer-grid.json``
-(committed). The book's own script (``docs/_static/explorer-replay.js``) paints it on a
-``<canvas>`` with no kernel: the notebook-03 page and the landing page replay these results.
+``make explorer-grid`` (``python -m tools.explorer_grid``) writes
+``docs/_static/explorer-grid.json`` (committed). The book's own script
+(``docs/_static/explorer-replay.js``) paints it on a ``<canvas>`` with no kernel: the
+notebook-03 page and the landing page replay these results.
 
 Every number and every picture in the file is computed by the live explorer's model itself: for
 each task, init and std below, :func:`bel.explorer.model.build` the ``MAX_MEMBERS`` slots,

@@ -201,7 +201,8 @@ class ExplorerReplay(SphinxDirective):
         grid_file = Path(self.env.srcdir) / "_static" / GRID
         self.env.note_dependency(str(grid_file))
         if not grid_file.exists():
-            LOGGER.warning(f"no {grid_file}: run `make explorer-grid`", location=self.get_location())
+            where = self.get_location()
+            LOGGER.warning(f"no {grid_file}: run `make explorer-grid`", location=where)
             return []
         grid = json.loads(grid_file.read_text(encoding="utf-8"))
         stds = ", ".join(f"{s:g}" for s in grid["grid"]["std"])
