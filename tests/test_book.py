@@ -16,6 +16,7 @@ Chromium or playwright is missing, unless ``CI=true``: then it fails.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import html
 import http.server
@@ -683,6 +684,24 @@ WIDTHS = (390, 800, 1280)
 REPLAY_PAGE = "notebooks/03_diversity_explorer.html"
 
 
+@contextlib.contextmanager
+def _browser_page(server: str, width: int, name: str):
+    """A Chromium page ``width`` px wide, watched for errors (``_Watch``); on a failure its
+    screenshot goes to ``tests/artifacts/book_failure_NAME.png``."""
+    sync_playwright = require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        try:
+            yield page, _Watch(page, server)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"book_failure_{name}.png"))
+            raise
+        finally:
+            browser.close()
+
+
 def _visible(page, selector: str) -> int:
     found = page.locator(selector)
     return sum(found.nth(i).is_visible() for i in range(found.count()))
@@ -692,105 +711,88 @@ def _visible(page, selector: str) -> int:
 def test_navigation_opens_and_leads_to_pages_at_every_width(server, width):
     """The ≡ menu and the page's contents open by clicking and their links lead somewhere; one
     search box; wide outputs scroll inside their own box; figures fit and open at full size."""
-    sync_playwright = require_browser()
     first, last = NOTEBOOKS[0], NOTEBOOKS[-1]
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        try:
-            watch = _Watch(page, server)
-            _open(page, watch, f"{server}/notebooks/{last.stem}.html")
-            page.wait_for_timeout(300)  # the theme's scripts bind their buttons
-            _check_page(page, watch, f"{last.name} at {width} px")
-            searches = ".search-button, .search-button-field, input[name='q']"
-            assert _visible(page, searches) == 1, f"search boxes at {width} px"
+    with _browser_page(server, width, f"nav_{width}") as (page, watch):
+        _open(page, watch, f"{server}/notebooks/{last.stem}.html")
+        page.wait_for_timeout(300)  # the theme's scripts bind their buttons
+        _check_page(page, watch, f"{last.name} at {width} px")
+        searches = ".search-button, .search-button-field, input[name='q']"
+        assert _visible(page, searches) == 1, f"search boxes at {width} px"
 
-            # the menu: a dialog on narrow screens, the sidebar folding away on wide ones
-            toggle = page.locator(".primary-toggle")
-            assert _visible(page, ".primary-toggle") == 1
-            sidebar = page.locator(".bd-sidebar-primary")
-            link = f'a[href="{first.stem}.html"]'
-            if sidebar.is_visible():  # wide: ≡ folds the sidebar away and brings it back
-                toggle.first.click()
-                sidebar.wait_for(state="hidden")
-                toggle.first.click()
-                sidebar.wait_for(state="visible")
-                sidebar.locator(link).first.click()
-            else:
-                toggle.first.click()
-                dialog = page.locator("#pst-primary-sidebar-modal")
-                dialog.wait_for(state="visible")
-                page.screenshot(path=str(ARTIFACTS / f"book_menu_{width}.png"))
-                dialog.locator(link).first.click()
-            page.wait_for_url(f"**/notebooks/{first.stem}.html")
-            _open(page, watch, page.url)
-            page.wait_for_timeout(300)
-            assert first.stem.split("_", 1)[0] in page.locator("h1").first.inner_text()
+        # the menu: a dialog on narrow screens, the sidebar folding away on wide ones
+        toggle = page.locator(".primary-toggle")
+        assert _visible(page, ".primary-toggle") == 1
+        sidebar = page.locator(".bd-sidebar-primary")
+        link = f'a[href="{first.stem}.html"]'
+        if sidebar.is_visible():  # wide: ≡ folds the sidebar away and brings it back
+            toggle.first.click()
+            sidebar.wait_for(state="hidden")
+            toggle.first.click()
+            sidebar.wait_for(state="visible")
+            sidebar.locator(link).first.click()
+        else:
+            toggle.first.click()
+            dialog = page.locator("#pst-primary-sidebar-modal")
+            dialog.wait_for(state="visible")
+            page.screenshot(path=str(ARTIFACTS / f"book_menu_{width}.png"))
+            dialog.locator(link).first.click()
+        page.wait_for_url(f"**/notebooks/{first.stem}.html")
+        _open(page, watch, page.url)
+        page.wait_for_timeout(300)
+        assert first.stem.split("_", 1)[0] in page.locator("h1").first.inner_text()
 
-            # the page's contents: beside the text on wide screens, a dialog on narrow ones
-            wide = page.locator(".bd-sidebar-secondary")
-            if wide.is_visible():
-                entries = wide.locator("a.nav-link")
-            else:
-                assert _visible(page, ".secondary-toggle") == 1
-                page.locator(".secondary-toggle").first.click()
-                dialog = page.locator("#pst-secondary-sidebar-modal")
-                dialog.wait_for(state="visible")
-                entries = dialog.locator("a.nav-link")
-            assert entries.count() >= 3, "no list of the page's sections"
-            target = entries.nth(2).get_attribute("href")
-            entries.nth(2).click()
-            page.wait_for_function(f"() => location.hash === {json.dumps(target)}")
-            heading = page.locator(f"[id={json.dumps(target[1:])}]")
-            page.wait_for_function(
-                "el => el.getBoundingClientRect().top < innerHeight", arg=heading.element_handle()
+        # the page's contents: beside the text on wide screens, a dialog on narrow ones
+        wide = page.locator(".bd-sidebar-secondary")
+        if wide.is_visible():
+            entries = wide.locator("a.nav-link")
+        else:
+            assert _visible(page, ".secondary-toggle") == 1
+            page.locator(".secondary-toggle").first.click()
+            dialog = page.locator("#pst-secondary-sidebar-modal")
+            dialog.wait_for(state="visible")
+            entries = dialog.locator("a.nav-link")
+        assert entries.count() >= 3, "no list of the page's sections"
+        target = entries.nth(2).get_attribute("href")
+        entries.nth(2).click()
+        page.wait_for_function(f"() => location.hash === {json.dumps(target)}")
+        heading = page.locator(f"[id={json.dumps(target[1:])}]")
+        page.wait_for_function(
+            "el => el.getBoundingClientRect().top < innerHeight", arg=heading.element_handle()
+        )
+
+        # figures fit the column and open at full size; wide outputs scroll in their box
+        _open(page, watch, f"{server}/notebooks/{last.stem}.html")
+        figures = page.locator(".cell_output img")
+        assert figures.count() == _figures(_notebook(last))
+        for i in range(figures.count()):
+            img = figures.nth(i)
+            fits = img.evaluate(
+                "img => img.getBoundingClientRect().width <="
+                " img.closest('article').getBoundingClientRect().width + 1"
             )
-
-            # figures fit the column and open at full size; wide outputs scroll in their box
-            _open(page, watch, f"{server}/notebooks/{last.stem}.html")
-            figures = page.locator(".cell_output img")
-            assert figures.count() == _figures(_notebook(last))
-            for i in range(figures.count()):
-                img = figures.nth(i)
-                fits = img.evaluate(
-                    "img => img.getBoundingClientRect().width <="
-                    " img.closest('article').getBoundingClientRect().width + 1"
-                )
-                assert fits, f"figure {i} is wider than the column at {width} px"
-                parent = img.evaluate("img => img.parentElement.href")
-                assert parent == img.evaluate("img => img.src"), "a figure without its link"
-            clipped = page.evaluate(
-                """() => [...document.querySelectorAll('.cell_output .output')]
-                  .filter(el => el.scrollWidth > el.clientWidth + 1)
-                  .filter(el => !['auto', 'scroll'].includes(getComputedStyle(el).overflowX))
-                  .map(el => el.textContent.slice(0, 60))"""
-            )
-            assert not clipped, f"outputs cut off at {width} px: {clipped}"
-            page.screenshot(path=str(ARTIFACTS / f"book_{last.stem}_{width}.png"))
-            _check_page(page, watch, f"navigation at {width} px")
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / f"book_failure_nav_{width}.png"))
-            raise
-        finally:
-            browser.close()
+            assert fits, f"figure {i} is wider than the column at {width} px"
+            parent = img.evaluate("img => img.parentElement.href")
+            assert parent == img.evaluate("img => img.src"), "a figure without its link"
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('.cell_output .output')]
+              .filter(el => el.scrollWidth > el.clientWidth + 1)
+              .filter(el => !['auto', 'scroll'].includes(getComputedStyle(el).overflowX))
+              .map(el => el.textContent.slice(0, 60))"""
+        )
+        assert not clipped, f"outputs cut off at {width} px: {clipped}"
+        page.screenshot(path=str(ARTIFACTS / f"book_{last.stem}_{width}.png"))
+        _check_page(page, watch, f"navigation at {width} px")
 
 
 def test_search_results_are_clean(server):
-    sync_playwright = require_browser()
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        try:
-            watch = _Watch(page, server)
-            _open(page, watch, f"{server}/search.html?q=diversity")
-            summaries = page.locator("#search-results li p.context")
-            summaries.first.wait_for(timeout=30_000)
-            texts = [summaries.nth(i).inner_text() for i in range(summaries.count())]
-            assert texts and all(t.strip() for t in texts), texts
-            assert not any("System Settings" in t or "Light Dark" in t for t in texts), texts
-            _check_page(page, watch, "search")
-        finally:
-            browser.close()
+    with _browser_page(server, 1280, "search") as (page, watch):
+        _open(page, watch, f"{server}/search.html?q=diversity")
+        summaries = page.locator("#search-results li p.context")
+        summaries.first.wait_for(timeout=30_000)
+        texts = [summaries.nth(i).inner_text() for i in range(summaries.count())]
+        assert texts and all(t.strip() for t in texts), texts
+        assert not any("System Settings" in t or "Light Dark" in t for t in texts), texts
+        _check_page(page, watch, "search")
 
 
 def _picture(page, root) -> str:
@@ -801,49 +803,39 @@ def _picture(page, root) -> str:
 def test_the_explorer_replay_reacts_to_its_controls(server, width):
     """On notebook 03's page and the landing page: the replay loads its grid, and moving each
     control repaints the picture (and the numbers, where they are shown); it fits the screen."""
-    sync_playwright = require_browser()
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        try:
-            watch = _Watch(page, server)
-            for where in (REPLAY_PAGE, "index.html"):
-                _open(page, watch, f"{server}/{where}")
-                root = page.locator(".bel-replay").first
-                root.locator("canvas").wait_for(state="visible", timeout=30_000)
-                root.scroll_into_view_if_needed()
-                box = page.locator(".bel-replay-box").first
-                assert "precomputed" in box.inner_text()
-                assert "voila/render/apps/explorer.ipynb" in box.inner_html()
-                assert "make explorer" in box.inner_text()
-                right = box.evaluate("el => el.getBoundingClientRect().right")
-                assert right <= width, f"the replay is wider than the screen on {where}"
-                numbers = root.locator("table.bel-replay-numbers")
-                shows_numbers = where == REPLAY_PAGE
-                assert numbers.count() == int(shows_numbers)
-                before = _picture(page, root)
-                table = numbers.inner_text() if shows_numbers else ""
-                root.locator("input[aria-label='members']").fill("7")
-                after_members = _picture(page, root)
-                assert after_members != before, f"members: the picture did not change ({where})"
-                root.locator("input[aria-label='std of r and s']").fill("0")
-                after_std = _picture(page, root)
-                assert after_std != after_members, "std: the picture did not change"
-                if shows_numbers:
-                    assert numbers.inner_text() != table, "the numbers did not change"
-                root.locator("input[value='random_sign']").check()
-                assert _picture(page, root) != after_std, "init: the picture did not change"
-                assert root.locator("input[aria-label='std of r and s']").is_disabled()
-                signs = _picture(page, root)
-                root.locator("input[value='trained']").check()
-                trained = _picture(page, root)
-                assert trained != signs, "view: the picture did not change"
-                root.locator("select").select_option("gap")
-                assert _picture(page, root) != trained, "task: the picture did not change"
-                page.screenshot(path=str(ARTIFACTS / f"book_replay_{where[:5]}_{width}.png"))
-                _check_page(page, watch, f"replay on {where} at {width} px")
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / f"book_failure_replay_{width}.png"))
-            raise
-        finally:
-            browser.close()
+    with _browser_page(server, width, f"replay_{width}") as (page, watch):
+        for where in (REPLAY_PAGE, "index.html"):
+            _open(page, watch, f"{server}/{where}")
+            root = page.locator(".bel-replay").first
+            root.locator("canvas").wait_for(state="visible", timeout=30_000)
+            root.scroll_into_view_if_needed()
+            box = page.locator(".bel-replay-box").first
+            assert "precomputed" in box.inner_text()
+            assert "voila/render/apps/explorer.ipynb" in box.inner_html()
+            assert "make explorer" in box.inner_text()
+            right = box.evaluate("el => el.getBoundingClientRect().right")
+            assert right <= width, f"the replay is wider than the screen on {where}"
+            numbers = root.locator("table.bel-replay-numbers")
+            shows_numbers = where == REPLAY_PAGE
+            assert numbers.count() == int(shows_numbers)
+            before = _picture(page, root)
+            table = numbers.inner_text() if shows_numbers else ""
+            root.locator("input[aria-label='members']").fill("7")
+            after_members = _picture(page, root)
+            assert after_members != before, f"members: the picture did not change ({where})"
+            root.locator("input[aria-label='std of r and s']").fill("0")
+            after_std = _picture(page, root)
+            assert after_std != after_members, "std: the picture did not change"
+            if shows_numbers:
+                assert numbers.inner_text() != table, "the numbers did not change"
+            root.locator("input[value='random_sign']").check()
+            assert _picture(page, root) != after_std, "init: the picture did not change"
+            assert root.locator("input[aria-label='std of r and s']").is_disabled()
+            signs = _picture(page, root)
+            root.locator("input[value='trained']").check()
+            trained = _picture(page, root)
+            assert trained != signs, "view: the picture did not change"
+            root.locator("select").select_option("gap")
+            assert _picture(page, root) != trained, "task: the picture did not change"
+            page.screenshot(path=str(ARTIFACTS / f"book_replay_{where[:5]}_{width}.png"))
+            _check_page(page, watch, f"replay on {where} at {width} px")

@@ -209,8 +209,8 @@ class ExplorerReplay(SphinxDirective):
         binder = self.env.config.bel_binder
         live = f"{binder}?urlpath=voila/render/apps/explorer.ipynb"
         note = (
-            "<strong>A replay, not the live explorer.</strong> Every picture and number here was "
-            "computed beforehand by the explorer's own model (<code>bel.explorer.model</code>, "
+            "<strong>A replay of precomputed results, not the live explorer.</strong> Every "
+            "picture and number here was computed beforehand by the explorer's own model (<code>bel.explorer.model</code>, "
             "<code>make explorer-grid</code>) for 1–8 members, both inits, one std for r and s "
             f"in {{{stds}}}, both tasks, at initialisation and after {grid['steps']} training "
             "steps (means 1, seed 0); nothing is computed in your browser. The live explorer has "
