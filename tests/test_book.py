@@ -635,6 +635,16 @@ def test_no_raw_dollar_math_on_the_pages(book, notebook):
     assert not raw, f"unrendered $...$ on {notebook.stem}'s page: {raw}"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_empty_output_boxes(book, notebook):
+    """An output with no text (what a closed progress bar leaves) is not drawn as a grey box."""
+    page = _page(notebook).read_text(encoding="utf-8")
+    boxes = re.findall(r'<div class="output (?:text_plain|stream)[^"]*">(.*?)</pre>', page, re.S)
+    assert boxes, "no text outputs found: has the page's markup changed?"
+    empty = [box for box in boxes if not _page_text(box)]
+    assert not empty, f"{len(empty)} empty output box(es) on {notebook.stem}'s page"
+
+
 def test_api_signatures_show_types_and_defaults_as_written(book):
     for page in (book / "api").glob("*.html"):
         text = page.read_text(encoding="utf-8")

@@ -113,7 +113,11 @@ def _task_info(task: model.Task) -> dict:
         "x": np.round(task.x, 3).tolist(),
         "y": np.round(task.y, 3).reshape(-1).tolist(),
         "ranges": ranges(task),
-        "metrics": [[name, label, list(limits)] for name, label, limits in METRICS[task.name]],
+        # the labels of the explorer figure's numbers; the replay draws no weights "above"
+        "metrics": [
+            [name, label.replace("weights above", f"W ∘ (r sᵀ), {model.LAYERS[1]}"), list(limits)]
+            for name, label, limits in METRICS[task.name]
+        ],
     }
     if task.classify:
         info["grid_shape"] = list(task.grid_shape)
