@@ -210,10 +210,11 @@ class ExplorerReplay(SphinxDirective):
         live = f"{binder}?urlpath=voila/render/apps/explorer.ipynb"
         note = (
             "<strong>A replay of precomputed results, not the live explorer.</strong> Every "
-            "picture and number here was computed beforehand by the explorer's own model (<code>bel.explorer.model</code>, "
-            "<code>make explorer-grid</code>) for 1–8 members, both inits, one std for r and s "
-            f"in {{{stds}}}, both tasks, at initialisation and after {grid['steps']} training "
-            "steps (means 1, seed 0); nothing is computed in your browser. The live explorer has "
+            "picture and number here was computed beforehand by the explorer's own model "
+            "(<code>bel.explorer.model</code>, <code>make explorer-grid</code>) for 1–8 members, "
+            f"both inits, one std for r and s in {{{stds}}}, both tasks, at initialisation and "
+            f"after {grid['steps']} training steps (means 1, seed 0); nothing is computed in your "
+            "browser. The live explorer has "
             f'every slider: <a href="{html.escape(live)}">open it on Binder</a> (Voilà), or run '
             "<code>make explorer</code> in a clone of the repository."
         )
