@@ -625,14 +625,17 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", [*NOTEBOOKS, None], ids=lambda p: p.stem if p else "index")
 def test_no_raw_dollar_math_on_the_pages(book, notebook):
+    """Every $...$ is typeset: in markdown cells, in prose built by code (text/markdown outputs)
+    and on the landing page's cards."""
     parser = _Text()
-    parser.feed(_page(notebook).read_text(encoding="utf-8"))
+    page = _page(notebook) if notebook else book / "index.html"
+    parser.feed(page.read_text(encoding="utf-8"))
     text = " ".join(parser.parts)
     raw = [text[max(0, m.start() - 50) : m.end() + 10]
            for m in re.finditer(r"\$[^$\s][^$]*?\$", text)]  # fmt: skip
-    assert not raw, f"unrendered $...$ on {notebook.stem}'s page: {raw}"
+    assert not raw, f"unrendered $...$ on {page.name}: {raw}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
