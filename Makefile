@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab explorer test book bench lint notebooks binder-link clean
+.PHONY: lab explorer explorer-grid test book bench lint notebooks binder-link clean
 
 # JupyterLab refuses to start as root (a container, CI) unless given --allow-root: add it only for
 # root. Voila's own server starts for root as it is. LAB_ARGS / EXPLORER_ARGS pass extra options.
@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
+# binder/jupyter_server_config.json hides the paired notebooks/NN_name.py from the file browser
+# (one file per notebook: the .ipynb); Binder gets the same file from binder/postBuild.
+LAB_CONFIG    := binder/jupyter_server_config.json
 lab: $(STAMP)
-	$(JAX_CACHE) $(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
+	$(JAX_CACHE) $(BIN)/jupyter lab $(ALLOW_ROOT) --config=$(LAB_CONFIG) $(LAB_ARGS) notebooks/
 
 # The diversity explorer as a web app: Voila runs notebook 03 and shows its outputs, no code.
 explorer: $(STAMP)
@@ -44,6 +47,13 @@ BOOK := docs/_build/html
 book: $(STAMP)
 	$(BIN)/python -m sphinx -E -W --keep-going -n -q -b html docs $(BOOK)
 	@echo "book: open $(BOOK)/index.html"
+
+# The explorer replayed in the book (docs/_static/explorer-grid.json, committed): bel.explorer.model
+# run over members 1-8 x init x r/s std x task, at init and after training (tools/explorer_grid.py,
+# a few minutes). Run it again when bel.explorer.model changes; tests/test_book.py checks that
+# grid points still equal the live explorer's numbers.
+explorer-grid: $(STAMP)
+	$(BIN)/python -m tools.explorer_grid
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

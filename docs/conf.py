@@ -41,6 +41,7 @@ from sphinx.util.inspect import stringify_signature
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS / "_ext"))  # the book's own extension, bel_book
 
 import bel  # noqa: E402  (after the path: the book documents this checkout)
 
@@ -53,7 +54,11 @@ REPOSITORY = os.environ.get("BEL_REPOSITORY", "").strip() or "OWNER/REPO"
 BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 LOCAL_BINDER_BADGE = "/_static/binder-badge.svg"  # "/": relative to this folder
+COLAB = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: Pages that carry the explorer replay (``{explorer-replay}``, docs/_ext/bel_book.py), right
+#: after the first cell that shows the live panel.
+REPLAY_PAGES = ("03_diversity_explorer",)
 
 LOGGER = logging.getLogger("bel.book")
 
@@ -71,8 +76,12 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx_design",
     "sphinx-mathjax-offline",
+    "bel_book",  # docs/_ext: the landing page's notebook cards, the explorer replay, navigation
 ]
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+bel_notebooks = str(NOTEBOOKS)
+bel_binder = BINDER
+bel_colab = COLAB
+exclude_patterns = ["_build", "_ext", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
 nitpicky = True
 # Cross-references are checked for bel's own objects; the libraries bel builds on have no
 # inventory here (no intersphinx: the build is offline), so references into them are not checked.
@@ -94,12 +103,25 @@ myst_heading_anchors = 3
 # notebooks also carries the picture it showed, and the book shows that picture instead.
 nb_mime_priority_overrides = [("html", WIDGET_VIEW, None)]
 nb_ipywidgets_js: dict = {}
+# Cell tags from the notebooks' own metadata (kept in the .py side by jupytext): myst-nb leaves
+# out the code of a cell tagged `remove-input` (prose built by code: only the sentence shows) and
+# folds the code of one tagged `hide-input` (drawing code: the figure shows, the code is a click
+# away). These labels are the fold's button.
+# Prose that code builds (display(Markdown(f"..."))) is parsed as MyST, as the notebooks' own
+# markdown cells are, so its $...$ is typeset (the default, CommonMark, left it as raw dollars).
+nb_render_markdown_format = "myst"
+nb_code_prompt_show = "Show the code"
+nb_code_prompt_hide = "Hide the code"
 
 # -- API (autodoc) ---------------------------------------------------------------------------------
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
+# Defaults as written in the source (``wrt=nnx.Param``), not their repr (``<class
+# 'flax.nnx.variablelib.Param'>``), which Sphinx cannot parse: the whole signature then fell back
+# to raw text with ``~typing.Any`` in it.
+autodoc_preserve_defaults = True
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 autosummary_generate = False
@@ -109,6 +131,7 @@ autosummary_generate = False
 html_theme = "sphinx_book_theme"
 html_title = "bel — BatchEnsemble, learned interactively"
 html_static_path = ["_static"]
+templates_path = ["_templates"]  # layout.html: the landing page's title once
 html_css_files = ["book.css"]
 html_favicon = "_static/favicon.svg"  # three members, one shared frame
 html_last_updated_fmt = None
@@ -160,12 +183,18 @@ def _readme_to_landing_page(markdown: str) -> str:
 
 
 def _pictureless(output: dict) -> bool:
-    """A widget output with nothing to show without a kernel but its repr (a progress bar, say).
+    """An output with nothing to show without a kernel: a widget's repr (a progress bar, say),
+    or an empty text (what a progress bar leaves behind when it is closed).
 
-    The page would show ``HBox(children=(IntProgress(...), ...))``; it shows nothing instead.
+    The page would show ``HBox(children=(IntProgress(...), ...))`` or an empty grey box; it shows
+    nothing instead.
     """
     data = output.get("data", {})
-    return WIDGET_VIEW in data and set(data) <= {WIDGET_VIEW, "text/plain"}
+    if WIDGET_VIEW in data and set(data) <= {WIDGET_VIEW, "text/plain"}:
+        return True
+    if output.get("output_type") == "stream":
+        return not _text({"source": output.get("text", "")}).strip()
+    return set(data) == {"text/plain"} and not _text({"source": data["text/plain"]}).strip()
 
 
 def _has_widgets(nb: dict) -> bool:
@@ -177,12 +206,18 @@ def _has_widgets(nb: dict) -> bool:
 
 
 def _launch_note(name: str) -> str:
+    replay = (
+        "\n\nOn this page, **Try it on this page** below replays the explorer without a kernel: "
+        "its controls move through results computed beforehand by the explorer's own model."
+        if name in REPLAY_PAGES
+        else ""
+    )
     return f"""\
 :::{{admonition}} Interactive: launch it to move the sliders
 :class: tip
 
 This page shows the notebook as it was saved: each widget panel appears as the static picture it
-last drew, and nothing on the page reacts. To interact, run it with a live kernel:
+last drew and does not react. To interact, run it with a live kernel:
 
 - **in your browser, as an app** (Voilà on Binder, only the panels and the text):
   [open {name} in Voilà]({BINDER}?urlpath=voila/render/notebooks/{name}.ipynb);
@@ -191,17 +226,22 @@ last drew, and nothing on the page reacts. To interact, run it with a live kerne
 - **on your machine**, from a clone of the repository: `make explorer` opens the explorer as an
   app, `make lab` opens every notebook in JupyterLab.
 
-The first Binder launch builds the environment and takes a few minutes.
+The first Binder launch builds the environment and takes a few minutes.{replay}
 :::
 """
 
 
 def _solution_title(path: Path) -> str:
-    """``Exercise N · what it does`` from the solution's first comment line, else its name."""
-    first = path.read_text(encoding="utf-8").splitlines()[:1]
-    match = re.match(r"#\s*Solution to exercise (\d+)[^:]*:\s*(.+)", first[0]) if first else None
+    """``Exercise N · what it does``: from the first comment line that says it (``# Solution to
+    exercise N …: what`` or ``# Exercise N: what``), else from the file's name (``NN_exN_what``).
+    """
+    for line in path.read_text(encoding="utf-8").splitlines()[:5]:
+        match = re.match(r"#\s*(?:Solution to exercise|Exercise)\s+(\d+)[^:]*:\s*(.+)", line, re.I)
+        if match:
+            return f"Exercise {match.group(1)} · {match.group(2).rstrip('.')}"
+    match = re.match(r"\d+_ex(\d+)_(.+)", path.stem)
     if match:
-        return f"Exercise {match.group(1)} · {match.group(2).rstrip('.')}"
+        return f"Exercise {match.group(1)} · {match.group(2).replace('_', ' ')}"
     return path.stem
 
 
@@ -241,6 +281,39 @@ def _solutions_index(cells: list[dict]) -> int:
     return len(cells)
 
 
+def _titles() -> dict[str, str]:
+    """Each notebook's title (its first heading), by file name."""
+    titles = {}
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        first = next((_text(c) for c in cells if c["cell_type"] == "markdown"), "")
+        match = re.search(r"^#\s+(.+?)\s*$", first, re.M)
+        titles[path.name] = match.group(1) if match else path.stem
+    return titles
+
+
+def _next_links(markdown: str, titles: dict[str, str]) -> str:
+    """In a ``**Next:**`` line, a link shown as a file name in code (`` [`02_x`](02_x.ipynb) ``)
+    shows the notebook's title instead."""
+
+    def title(match: re.Match) -> str:
+        return f"[{titles.get(match.group(2), match.group(1))}]({match.group(2)})"
+
+    def line(match: re.Match) -> str:
+        return re.sub(r"\[`([^`\]]+)`\]\((\d\d_[\w-]+\.ipynb)\)", title, match.group(0))
+
+    return re.sub(r"\*\*Next:?\*\*:?[^\n]*", line, markdown)
+
+
+def _replay_cell() -> dict:
+    return _markdown_cell(
+        "book-replay",
+        "### Try it on this page\n\n"
+        "Move the controls: the pictures and numbers below are the explorer's own, computed "
+        "beforehand for a grid of settings.\n\n```{explorer-replay}\n```\n",
+    )
+
+
 def _book_notebook(source: Path) -> str:
     nb = json.loads(source.read_text(encoding="utf-8"))
     nb["metadata"].pop("widgets", None)  # the saved widget state: no widget JavaScript here
@@ -248,9 +321,22 @@ def _book_notebook(source: Path) -> str:
     for cell in cells:
         if cell["cell_type"] == "code":
             cell["outputs"] = [out for out in cell.get("outputs", []) if not _pictureless(out)]
+    titles = _titles()
     for cell in cells:
         if cell["cell_type"] == "markdown":
-            cell["source"] = _readme_to_landing_page(_local_links(_text(cell)))
+            text = _readme_to_landing_page(_local_links(_text(cell)))
+            cell["source"] = _next_links(text, titles)
+    if source.stem in REPLAY_PAGES:
+        # after the first cell that shows the live panel and the prose that reads its picture
+        shows_panel = [i for i, c in enumerate(cells) if _has_widgets({"cells": [c]})]
+        at = shows_panel[0] + 1 if shows_panel else 1
+        while (
+            at < len(cells)
+            and cells[at]["cell_type"] == "markdown"
+            and not _text(cells[at]).lstrip().startswith("#")
+        ):
+            at += 1
+        cells.insert(at, _replay_cell())
     solutions = _solutions_cell(source.stem)
     if solutions is not None:
         cells.insert(_solutions_index(cells), solutions)
