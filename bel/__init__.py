@@ -7,7 +7,7 @@ Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own
 """
 
 from bel import compare, data, lifelong, metrics, optim, sharding, train
-from bel.convert import batchensemble, naive_ensemble
+from bel.convert import batchensemble, describe, naive_ensemble
 from bel.layers import (
     BatchEnsembleConv,
     BatchEnsembleLinear,
@@ -31,6 +31,7 @@ __all__ = [
     "FastWeight",
     "NaiveEnsembleLinear",
     "batchensemble",
+    "describe",
     "compare",
     "data",
     "fit",

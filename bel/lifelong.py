@@ -28,15 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from bel._checks import as_rngs
 from bel.data import rotate, two_moons
-from bel.layers import (
-    BatchEnsembleConv,
-    BatchEnsembleLinear,
-    FastWeight,
-    _as_rngs,
-    _draw_factors,
-    num_members,
-)
+from bel.layers import BatchEnsembleConv, BatchEnsembleLinear, FastWeight, num_members
+from bel.layers.common import draw_factors
 from bel.metrics import accuracy
 from bel.train import fit, predict
 
@@ -140,11 +135,11 @@ def add_member(
     for name, std in (("r_std", r_std), ("s_std", s_std)):
         if not std >= 0:
             raise ValueError(f"{name} must be >= 0, got {std!r}")
-    stream = _as_rngs(rngs)
+    stream = as_rngs(rngs)
     for layer in layers:
         dtype = layer.param_dtype
-        r = _draw_factors(stream.params(), 1, layer.in_features, init, r_mean, r_std, dtype)
-        s = _draw_factors(stream.params(), 1, layer.out_features, init, s_mean, s_std, dtype)
+        r = draw_factors(stream.params(), 1, layer.in_features, init, r_mean, r_std, dtype)
+        s = draw_factors(stream.params(), 1, layer.out_features, init, s_mean, s_std, dtype)
         layer.r.set_value(_appended(layer.r[...], r))
         layer.s.set_value(_appended(layer.s[...], s))
         if layer.bias is not None:
@@ -406,7 +401,7 @@ def learn_tasks(
     E = _ensemble_layers(model, "learn_tasks")[0].num_members
     if E != 1:
         raise ValueError(f"learn_tasks expects a model with one member (task 0's), got {E}")
-    stream = _as_rngs(rngs)
+    stream = as_rngs(rngs)
     rows = []
     for t, (x, y) in enumerate(train_tasks):
         if t == 0 and train_first:
