@@ -358,7 +358,8 @@ def _convert(
         raise ValueError(
             f"{name} cannot convert {_listing(refused)}: bel converts layers whose type is exactly "
             f"nnx.Linear or nnx.Conv (with feature_group_count=1), and never replaces another "
-            f"silently. Leave them out with select=, e.g. select=nnx.Not(nnx.PathIn({paths}))"
+            f"silently. Leave them out with select=, e.g. "
+            f"select=lambda path, layer: path not in [{paths}]"
         )
     ensembles = [row for row in held.rows if row.per_member]
     if ensembles and held.num_members != E:
@@ -413,8 +414,8 @@ def batchensemble(
     :func:`describe` lists which, and why.
 
     ``select`` chooses which layers to convert: an ``nnx`` filter on ``(path, layer)`` such as
-    ``nnx.PathContains("head")`` or ``nnx.Not(nnx.PathIn(("lora",)))``, or any callable
-    ``select(path, layer) -> bool`` (for example only the last layer: the "ensemble late" design).
+    ``nnx.PathContains("head")``, or any callable (``lambda path, layer: path != ("lora",)``:
+    all but one layer; only the last layer: the "ensemble late" design).
     The other options go to every layer (see :class:`~bel.BatchEnsembleLinear`). All layers draw
     from the one ``rngs`` stream, in tree order. Converting a model that already holds ensemble
     layers converts the remaining plain layers, with the same member count only.
