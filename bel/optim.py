@@ -14,6 +14,7 @@ import jax
 import optax
 from flax import nnx
 
+from bel._checks import check_at_least, check_module, is_real
 from bel.layers import FastWeight
 
 __all__ = ["fast_weight_labels", "fast_weight_optimizer"]
@@ -37,6 +38,7 @@ def fast_weight_labels(model: nnx.Module, wrt: Any = nnx.Param) -> Any:
     >>> {k: labels[k] for k in ("kernel", "bias", "r", "s")}
     {'kernel': 'slow', 'bias': 'slow', 'r': 'fast', 's': 'fast'}
     """
+    check_module(model, "fast_weight_labels")
     return jax.tree.map(
         lambda v: "fast" if isinstance(v, FastWeight) else "slow",
         nnx.state(model, wrt),
@@ -69,8 +71,8 @@ def fast_weight_optimizer(
     >>> loss = lambda m: jnp.mean(m(jnp.ones((4, 2))) ** 2)
     >>> _ = opt.update(model, nnx.grad(loss)(model))
     """
-    if isinstance(fast_lr_multiplier, (int, float)) and not fast_lr_multiplier >= 0:
-        raise ValueError(f"fast_lr_multiplier must be >= 0, got {fast_lr_multiplier!r}")
+    if is_real(fast_lr_multiplier):  # a schedule or a JAX scalar is optax's to check
+        check_at_least(fast_lr_multiplier, "fast_lr_multiplier")
     return optax.multi_transform(
         {
             "slow": optax.adamw(learning_rate, weight_decay=weight_decay),
