@@ -917,3 +917,20 @@ def test_member_weights_concatenates_every_layers_effective_weights():
     )
     with pytest.raises(ValueError, match=r"member_weights expects a model with ensemble layers"):
         bel.member_weights(bel.mlp(2, 3, rngs=0))
+
+
+# --------------------------------------------------------------------------------------------------
+# _convolve copies flax's padding logic (flax 0.12.8): it must give flax's result, bit for bit
+
+
+@pytest.mark.parametrize("index", range(len(CONV_POOL)))
+def test_convolve_gives_exactly_what_flax_conv_gives(index):
+    from bel.layers.conv import _convolve
+
+    ks, strides, padding, kd, idl, c_in, c_out, size = CONV_POOL[index][:8]
+    options = dict(strides=strides, padding=padding, kernel_dilation=kd, input_dilation=idl)
+    conv = nnx.Conv(c_in, c_out, ks, **options, use_bias=False, rngs=nnx.Rngs(index))
+    x = jax.random.normal(jax.random.key(index), (2, *size, c_in))
+    np.testing.assert_array_equal(
+        _convolve(conv, x, conv.kernel[...], None), conv(x), err_msg=f"padding {padding!r}"
+    )

@@ -48,7 +48,10 @@ def _convolve(layer: nnx.Module, x: jax.Array, kernel: jax.Array, out_sharding: 
     """``nnx.Conv``'s convolution of ``x [B, spatial..., C_in]`` with one kernel, without bias.
 
     Strides, padding (``"SAME"``, ``"VALID"``, ``"CIRCULAR"``, ``"REFLECT"``, ``"CAUSAL"``, ints
-    or pairs), input and kernel dilation behave exactly as in ``flax.nnx.Conv``.
+    or pairs), input and kernel dilation behave exactly as in ``flax.nnx.Conv``: the padding logic
+    is a copy of ``flax.nnx.Conv.__call__`` in flax 0.12.8 (``flax/nnx/nn/linear.py``; flax has no
+    public function for it). ``tests/test_layers.py`` compares the two bit for bit for every
+    padding kind, so a flax release that changes its logic fails that test.
     """
     kernel_size = layer.kernel_size
     nd = len(kernel_size)
