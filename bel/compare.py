@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from flax.nnx.filterlib import Filter
 
 from bel import metrics
 from bel._checks import check_int, check_module, is_int, is_real
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-def parameter_count(model: nnx.Module, wrt: Any = nnx.Param) -> int:
+def parameter_count(model: nnx.Module, wrt: Filter = nnx.Param) -> int:
     """Number of scalars in ``nnx.state(model, wrt)``: the parameters the model really stores.
 
     ``wrt`` is any NNX filter: ``nnx.Param`` (every parameter, the default) or ``bel.FastWeight``
@@ -74,7 +75,7 @@ def parameter_count(model: nnx.Module, wrt: Any = nnx.Param) -> int:
     return int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(nnx.state(model, wrt))))
 
 
-def state_bytes(model: nnx.Module, wrt: Any = nnx.Param) -> int:
+def state_bytes(model: nnx.Module, wrt: Filter = nnx.Param) -> int:
     """Bytes of the arrays in ``nnx.state(model, wrt)`` (``size × itemsize``, summed).
 
     The memory the model's parameters occupy, measured from the arrays and their dtypes. An

@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import optax
 from flax import nnx
+from flax.nnx.filterlib import Filter
 
 from bel._checks import check_at_least, check_module, is_real
 from bel.layers import FastWeight
@@ -24,7 +25,7 @@ def _is_variable(x: Any) -> bool:
     return isinstance(x, nnx.Variable)
 
 
-def fast_weight_labels(model: nnx.Module, wrt: Any = nnx.Param) -> Any:
+def fast_weight_labels(model: nnx.Module, wrt: Filter = nnx.Param) -> Any:
     """Label every parameter of ``model`` ``"fast"`` (a :class:`~bel.FastWeight`) or ``"slow"``.
 
     Returns a tree with the structure of ``nnx.state(model, wrt)``, one string per parameter, for
@@ -52,7 +53,7 @@ def fast_weight_optimizer(
     *,
     fast_lr_multiplier: float = 0.5,
     weight_decay: float = 1e-4,
-    wrt: Any = nnx.Param,
+    wrt: Filter = nnx.Param,
 ) -> optax.GradientTransformation:
     """AdamW for the slow weights; Adam at ``fast_lr_multiplier`` × the rate, no decay, for r, s.
 

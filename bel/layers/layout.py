@@ -7,11 +7,10 @@ member's effective weights for comparing members in weight space.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import ArrayLike
 
 from bel._checks import check_int, check_module
 from bel.layers.conv import BatchEnsembleConv, NaiveEnsembleConv
@@ -22,7 +21,7 @@ __all__ = ["ENSEMBLE_LAYERS", "num_members", "member_weights", "tile", "untile"]
 ENSEMBLE_LAYERS = (BatchEnsembleLinear, NaiveEnsembleLinear, BatchEnsembleConv, NaiveEnsembleConv)
 
 
-def num_members(model: Any) -> int:
+def num_members(model: nnx.Module) -> int:
     """The number of ensemble members ``E`` a model holds: 1 for a model without ensemble layers.
 
     Every ensemble layer of the model must agree; a model whose layers disagree is refused with a
@@ -54,7 +53,7 @@ def num_members(model: Any) -> int:
     return next(iter(found))
 
 
-def member_weights(model: Any) -> jax.Array:
+def member_weights(model: nnx.Module) -> jax.Array:
     """Every member's effective weights over all ensemble layers, one row per member: ``[E, P]``.
 
     Row ``k`` concatenates, in tree order, every ensemble layer's ``effective_weights()[k]``
@@ -77,7 +76,7 @@ def member_weights(model: Any) -> jax.Array:
     return jnp.concatenate([layer.effective_weights().reshape(E, -1) for layer in layers], axis=1)
 
 
-def tile(x: jax.Array, num_members: int) -> jax.Array:
+def tile(x: ArrayLike, num_members: int) -> jax.Array:
     """Repeat a batch ``[B, ...]`` for every member, member-major: ``[E*B, ...]``.
 
     Row ``k*B + j`` is ``x[j]`` for member ``k`` (what ``jnp.tile`` does; ``jnp.repeat`` would
@@ -95,7 +94,7 @@ def tile(x: jax.Array, num_members: int) -> jax.Array:
     return jnp.tile(x, (num_members,) + (1,) * (x.ndim - 1))
 
 
-def untile(y: jax.Array, num_members: int) -> jax.Array:
+def untile(y: ArrayLike, num_members: int) -> jax.Array:
     """Split a member-major ``[E*B, ...]`` array into ``[E, B, ...]``; the inverse of :func:`tile`.
 
     >>> import jax.numpy as jnp
