@@ -148,7 +148,7 @@ def _classify(module: nnx.Module, parent: Any) -> tuple[str, str]:
         groups = module.feature_group_count
         return "grouped", f"grouped (feature_group_count={groups}): not supported"
     if type(module) in _CONVERTIBLE:
-        return "convertible", "plain: batchensemble converts it"
+        return "convertible", "plain, convertible: not converted"
     if isinstance(module, _CONVERTIBLE):
         base = "Linear" if isinstance(module, nnx.Linear) else "Conv"
         return "subclass", f"subclass of nnx.{base}: not converted"

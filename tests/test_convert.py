@@ -278,7 +278,7 @@ def test_select_converts_only_the_chosen_layers():
     with pytest.raises(
         ValueError,
         match=r"^batchensemble found nothing to convert: select matched no module; the modules "
-        r"with parameters are: blocks/0 \(Linear, plain: batchensemble converts it\); .*"
+        r"with parameters are: blocks/0 \(Linear, plain, convertible: not converted\); .*"
         r"inner/norm \(LayerNorm, normalisation: shared on purpose\); ",
     ):
         bel.batchensemble(net, E, rngs=0, select=lambda path, layer: False)
@@ -592,7 +592,7 @@ def test_describe_lists_every_module_with_parameters_as_per_member_or_shared():
 def test_describe_names_subclasses_naive_layers_and_tied_layers_once():
     rows = bel.describe(WithSubclass(nnx.Rngs(0))).rows
     assert [(r.where, r.kind, r.note) for r in rows] == [
-        ("body", "convertible", "plain: batchensemble converts it"),
+        ("body", "convertible", "plain, convertible: not converted"),
         ("head", "subclass", "subclass of nnx.Linear: not converted"),
         ("lora", "subclass", "subclass of nnx.Linear: not converted"),
         ("lora/lora", "unsupported", "not supported"),
