@@ -934,3 +934,33 @@ def test_convolve_gives_exactly_what_flax_conv_gives(index):
     np.testing.assert_array_equal(
         _convolve(conv, x, conv.kernel[...], None), conv(x), err_msg=f"padding {padding!r}"
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# the package: every name bel/layers.py exported is still importable from bel.layers
+
+
+def test_every_name_the_old_module_exported_is_importable_from_the_package():
+    import bel.layers
+
+    before = [
+        "FastWeight", "BatchEnsembleLinear", "NaiveEnsembleLinear", "BatchEnsembleConv",
+        "NaiveEnsembleConv", "ENSEMBLE_LAYERS", "num_members", "member_weights", "tile", "untile",
+        "INITS",
+    ]  # fmt: skip
+    assert set(before) <= set(bel.layers.__all__)
+    for name in bel.layers.__all__:
+        assert getattr(bel.layers, name) is not None, name
+    assert bel.layers.INITS == ("normal", "random_sign")
+
+
+class _MaskedConv(nnx.Conv):
+    pass
+
+
+@pytest.mark.parametrize("cls", [bel.BatchEnsembleConv, bel.NaiveEnsembleConv])
+def test_a_subclass_of_conv_is_refused_as_base_layer(cls):
+    with pytest.raises(ValueError, match=rf"^{cls.__name__} expects a plain flax\.nnx\.Conv as "
+                       r"base_layer, got .*_MaskedConv, a subclass: what it computes beyond a "
+                       r"plain Conv would be lost, so it is not converted$"):  # fmt: skip
+        cls(_MaskedConv(2, 2, (3,), rngs=nnx.Rngs(0)), 0, 2)
