@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import jax
 import jax.numpy as jnp
@@ -59,12 +59,11 @@ from bel.layers import (
     ENSEMBLE_LAYERS,
     BatchEnsembleConv,
     BatchEnsembleLinear,
-    Init,
     NaiveEnsembleConv,
     NaiveEnsembleLinear,
     num_members,
 )
-from bel.layers.common import check_init
+from bel.layers.common import LayerOptions
 
 __all__ = ["batchensemble", "naive_ensemble", "describe", "Description", "Row", "clone"]
 
@@ -395,12 +394,7 @@ def batchensemble(
     *,
     rngs: nnx.Rngs | int,
     select: Select = None,
-    use_base_weights: bool = True,
-    init: Init = "normal",
-    r_mean: float = 1.0,
-    r_std: float = 0.5,
-    s_mean: float = 1.0,
-    s_std: float = 0.5,
+    **layer_options: Unpack[LayerOptions],
 ) -> M:
     """A BatchEnsemble copy of ``model``: every ``nnx.Linear`` / ``nnx.Conv`` becomes an ensemble.
 
@@ -416,7 +410,8 @@ def batchensemble(
     ``select`` chooses which layers to convert: an ``nnx`` filter on ``(path, layer)`` such as
     ``nnx.PathContains("head")``, or any callable (``lambda path, layer: path != ("lora",)``:
     all but one layer; only the last layer: the "ensemble late" design).
-    The other options go to every layer (see :class:`~bel.BatchEnsembleLinear`). All layers draw
+    ``layer_options`` go to every layer (``use_base_weights``, ``init``, ``r_mean``, ``r_std``,
+    ``s_mean``, ``s_std``: see :class:`~bel.BatchEnsembleLinear`). All layers draw
     from the one ``rngs`` stream, in tree order. Converting a model that already holds ensemble
     layers converts the remaining plain layers, with the same member count only.
 
@@ -434,19 +429,10 @@ def batchensemble(
     ['Linear', 'Linear', 'BatchEnsembleLinear']
     """
     stream = as_rngs(rngs)
-    check_init(init, r_std, s_std)  # before anything is cloned or drawn
-    options = dict(
-        use_base_weights=use_base_weights,
-        init=init,
-        r_mean=r_mean,
-        r_std=r_std,
-        s_mean=s_mean,
-        s_std=s_std,
-    )
 
     def make(layer: nnx.Module) -> nnx.Module:
         cls = BatchEnsembleConv if isinstance(layer, nnx.Conv) else BatchEnsembleLinear
-        return cls(layer, stream, num_members, **options)
+        return cls(layer, stream, num_members, **layer_options)
 
     return _convert(model, num_members, select, make, "batchensemble")
 

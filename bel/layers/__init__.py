@@ -18,7 +18,7 @@ the one initialiser), :mod:`~bel.layers.linear`, :mod:`~bel.layers.conv` and
 :func:`member_weights`). Every name is importable from ``bel.layers`` itself.
 """
 
-from bel.layers.common import INITS, FastWeight, Init
+from bel.layers.common import INITS, FastWeight, Init, LayerOptions
 from bel.layers.conv import BatchEnsembleConv, NaiveEnsembleConv
 from bel.layers.layout import ENSEMBLE_LAYERS, member_weights, num_members, tile, untile
 from bel.layers.linear import BatchEnsembleLinear, NaiveEnsembleLinear
@@ -36,4 +36,5 @@ __all__ = [
     "untile",
     "INITS",
     "Init",
+    "LayerOptions",
 ]

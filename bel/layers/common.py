@@ -12,7 +12,7 @@ per-member rows to a member-major batch. Used by :mod:`bel.layers.linear`,
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +24,7 @@ __all__ = [
     "FastWeight",
     "INITS",
     "Init",
+    "LayerOptions",
     "check_base_layer",
     "check_init",
     "check_member_major",
@@ -37,6 +38,18 @@ __all__ = [
 
 Init = Literal["normal", "random_sign"]
 INITS: tuple[Init, ...] = ("normal", "random_sign")
+
+
+class LayerOptions(TypedDict, total=False):
+    """The keyword options of a BatchEnsemble layer, as :func:`bel.batchensemble` passes them on."""
+
+    use_base_weights: bool
+    init: Init
+    r_mean: float
+    r_std: float
+    s_mean: float
+    s_std: float
+
 
 _default_kernel_init = nnx.initializers.lecun_normal()
 _default_bias_init = nnx.initializers.zeros_init()
