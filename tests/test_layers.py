@@ -1,4 +1,7 @@
-"""Tests for bel/layers.py: BatchEnsembleLinear, NaiveEnsembleLinear, tile and untile.
+"""Tests for the bel/layers/ package: its linear and conv layers, the layout (tile, untile, ...).
+
+One file for the four modules of the package: the Linear and Conv tests share their references
+(float64 forward passes, rounding-error bounds) and the fixed pool of shapes, kept in one place.
 
 The property that matters (facts.md, "Mistakes made elsewhere"): on random shapes and dtypes, the
 fast path equals ``x_k (W ∘ r_k s_kᵀ) + b_k`` for every member ``k``, and equals one ordinary
@@ -937,7 +940,7 @@ def test_convolve_gives_exactly_what_flax_conv_gives(index):
 
 
 # --------------------------------------------------------------------------------------------------
-# the package: every name bel/layers.py exported is still importable from bel.layers
+# the package: every name the former bel/layers.py exported is importable from bel.layers
 
 
 def test_every_name_the_old_module_exported_is_importable_from_the_package():
