@@ -15,7 +15,7 @@ import optax
 from flax import nnx
 from flax.nnx.filterlib import Filter
 
-from bel._checks import check_at_least, check_module, is_real
+from bel._checks import check_module, is_real
 from bel.layers import FastWeight
 
 __all__ = ["fast_weight_labels", "fast_weight_optimizer"]
@@ -72,8 +72,9 @@ def fast_weight_optimizer(
     >>> loss = lambda m: jnp.mean(m(jnp.ones((4, 2))) ** 2)
     >>> _ = opt.update(model, nnx.grad(loss)(model))
     """
-    if is_real(fast_lr_multiplier):  # a schedule or a JAX scalar is optax's to check
-        check_at_least(fast_lr_multiplier, "fast_lr_multiplier")
+    m = fast_lr_multiplier
+    if not (is_real(m) or (isinstance(m, jax.Array) and m.ndim == 0)) or not m >= 0:
+        raise ValueError(f"fast_lr_multiplier must be a number >= 0, got {m!r}")
     return optax.multi_transform(
         {
             "slow": optax.adamw(learning_rate, weight_decay=weight_decay),
