@@ -73,7 +73,8 @@ def fast_weight_optimizer(
     >>> _ = opt.update(model, nnx.grad(loss)(model))
     """
     m = fast_lr_multiplier
-    if not (is_real(m) or (isinstance(m, jax.Array) and m.ndim == 0)) or not m >= 0:
+    traced = isinstance(m, jax.core.Tracer)  # bel.fit builds its optimiser under jit
+    if not traced and (not (is_real(m) or isinstance(m, jax.Array) and m.ndim == 0) or not m >= 0):
         raise ValueError(f"fast_lr_multiplier must be a number >= 0, got {m!r}")
     return optax.multi_transform(
         {

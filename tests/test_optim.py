@@ -189,3 +189,15 @@ def test_a_fast_lr_multiplier_that_is_not_a_number_at_least_zero_is_refused(bad)
         bel.fast_weight_optimizer(model, 1e-2, fast_lr_multiplier=bad)
     for good in (0, np.float64(0.25), jnp.float32(0.5)):
         bel.fast_weight_optimizer(model, 1e-2, fast_lr_multiplier=good)
+
+
+def test_a_traced_fast_lr_multiplier_is_left_to_optax():
+    """bel.fit builds its optimiser inside jit, where the multiplier is a tracer."""
+    model = bel.BatchEnsembleLinear(nnx.Linear(2, 1, rngs=nnx.Rngs(0)), 0, 2)
+    params = nnx.state(model, nnx.Param)
+
+    @jax.jit
+    def init(m):
+        return bel.fast_weight_optimizer(model, 1e-2, fast_lr_multiplier=m).init(params)
+
+    assert jax.tree.leaves(init(0.5))
