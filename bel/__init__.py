@@ -6,8 +6,8 @@ twins, the member-major layout (:func:`tile` / :func:`untile`), the member count
 Metrics live in :mod:`bel.metrics`; plotting and widgets sit on top in their own modules.
 """
 
-from bel import compare, data, lifelong, metrics, models, optim, sharding, train
-from bel.convert import batchensemble, naive_ensemble
+from bel import compare, data, lifelong, metrics, models, optim, recipes, sharding, train
+from bel.convert import batchensemble, describe, naive_ensemble
 from bel.layers import (
     BatchEnsembleConv,
     BatchEnsembleLinear,
@@ -32,6 +32,7 @@ __all__ = [
     "FastWeight",
     "NaiveEnsembleLinear",
     "batchensemble",
+    "describe",
     "compare",
     "data",
     "fit",
@@ -47,6 +48,7 @@ __all__ = [
     "metrics",
     "naive_ensemble",
     "optim",
+    "recipes",
     "tile",
     "untile",
 ]

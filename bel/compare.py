@@ -29,8 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from flax.nnx.filterlib import Filter
 
 from bel import metrics
+from bel._checks import check_int, check_module, is_int, is_real
 from bel.layers import FastWeight, num_members, tile
 from bel.train import LOSSES, _forward, training_run
 
@@ -50,19 +52,7 @@ __all__ = [
 ]
 
 
-def _check_module(model: Any, name: str) -> None:
-    if not isinstance(model, nnx.Module):
-        kind = f"{type(model).__module__}.{type(model).__qualname__}"
-        raise ValueError(f"{name} expects a flax.nnx.Module, got {kind}")
-
-
-def _check_count(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def parameter_count(model: nnx.Module, wrt: Any = nnx.Param) -> int:
+def parameter_count(model: nnx.Module, wrt: Filter = nnx.Param) -> int:
     """Number of scalars in ``nnx.state(model, wrt)``: the parameters the model really stores.
 
     ``wrt`` is any NNX filter: ``nnx.Param`` (every parameter, the default) or ``bel.FastWeight``
@@ -82,11 +72,11 @@ def parameter_count(model: nnx.Module, wrt: Any = nnx.Param) -> int:
     >>> parameter_count(wide)
     5122
     """
-    _check_module(model, "parameter_count")
+    check_module(model, "parameter_count")
     return int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(nnx.state(model, wrt))))
 
 
-def state_bytes(model: nnx.Module, wrt: Any = nnx.Param) -> int:
+def state_bytes(model: nnx.Module, wrt: Filter = nnx.Param) -> int:
     """Bytes of the arrays in ``nnx.state(model, wrt)`` (``size × itemsize``, summed).
 
     The memory the model's parameters occupy, measured from the arrays and their dtypes. An
@@ -98,7 +88,7 @@ def state_bytes(model: nnx.Module, wrt: Any = nnx.Param) -> int:
     >>> state_bytes(model)
     168
     """
-    _check_module(model, "state_bytes")
+    check_module(model, "state_bytes")
     leaves = jax.tree.leaves(nnx.state(model, wrt))
     return int(sum(math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in leaves))
 
@@ -143,8 +133,8 @@ def median_seconds(
     """
     if not callable(fn):
         raise ValueError(f"median_seconds expects a callable fn, got {type(fn).__name__}")
-    _check_count(warmup, "warmup", 0)
-    _check_count(repeats, "repeats", 1)
+    check_int(warmup, "warmup", 0)
+    check_int(repeats, "repeats", 1)
     for _ in range(warmup):
         jax.block_until_ready(fn(*args, **kwargs))
     times = []
@@ -170,7 +160,7 @@ def forward_seconds(model: nnx.Module, x: Any, *, warmup: int = 1, repeats: int 
     >>> 0 < forward_seconds(model, jnp.ones((16, 2)), repeats=3) < 1
     True
     """
-    _check_module(model, "forward_seconds")
+    check_module(model, "forward_seconds")
     x = jnp.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"forward_seconds expects inputs of shape [N, features], got {x.shape}")
@@ -213,8 +203,8 @@ def train_step_seconds(
     >>> 0 < train_step_seconds(model, x, y, steps=10, repeats=2) < 1
     True
     """
-    _check_module(model, "train_step_seconds")
-    steps = _check_count(steps, "steps", 1)
+    check_module(model, "train_step_seconds")
+    steps = check_int(steps, "steps", 1)
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
@@ -270,7 +260,7 @@ def classification_summary(logits: Any, labels: Any, num_bins: int = 15) -> dict
             f"classification_summary expects labels in [0, {z.shape[2]}), "
             f"got values from {y.min()} to {y.max()}"
         )
-    num_bins = _check_count(num_bins, "num_bins", 1)
+    num_bins = check_int(num_bins, "num_bins", 1)
     summary = _classification_summary(z, jnp.asarray(y), num_bins)
     return {name: float(value) for name, value in summary.items()}
 
@@ -303,9 +293,9 @@ def regression_summary(member_preds: Any, targets: Any) -> dict[str, float]:
 def _format_value(value: Any, fmt: str | None) -> str:
     if fmt is not None:
         return format(value, fmt)
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+    if not is_real(value):
         return str(value)
-    if isinstance(value, int | np.integer):
+    if is_int(value):
         return f"{value:,}"
     if value == 0 or 1e-3 <= abs(value) < 1e5:
         return f"{value:.3f}"

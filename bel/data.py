@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bel._checks import check_int, is_int, is_real
+
 __all__ = [
     "two_moons",
     "spirals",
@@ -31,11 +33,6 @@ __all__ = [
 ]
 
 
-def _check_n(n: int, name: str = "n") -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {n!r}")
-
-
 def two_moons(n: int = 256, *, noise: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles in 2-D, ``n`` points, labels 0 / 1 (alternating halves).
 
@@ -46,7 +43,7 @@ def two_moons(n: int = 256, *, noise: float = 0.15, seed: int = 0) -> tuple[np.n
     >>> x.shape, x.dtype.name, y.tolist()
     ((6, 2), 'float32', [0, 1, 0, 1, 0, 1])
     """
-    _check_n(n)
+    n = check_int(n, "n", 1)
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
     t = rng.uniform(0.0, np.pi, n)
@@ -72,8 +69,8 @@ def spirals(
     >>> x.shape, sorted(set(y.tolist()))
     ((9, 2), [0, 1, 2])
     """
-    _check_n(n)
-    _check_n(num_classes, "num_classes")
+    n = check_int(n, "n", 1)
+    num_classes = check_int(num_classes, "num_classes", 1)
     rng = np.random.default_rng(seed)
     y = np.arange(n) % num_classes
     rho = rng.uniform(0.05, 1.0, n)
@@ -94,7 +91,7 @@ def gap_regression(
     >>> x.shape, y.shape, bool(((x < -0.3) | (x > 0.4)).all())
     ((50, 1), (50, 1), True)
     """
-    _check_n(n)
+    n = check_int(n, "n", 1)
     lo, hi = gap
     if not -1.0 <= lo < hi <= 1.0:
         raise ValueError(f"gap must satisfy -1 <= lo < hi <= 1, got {gap!r}")
@@ -119,7 +116,7 @@ def grid(
     >>> points.shape, gx.shape
     ((9, 2), (3, 3))
     """
-    _check_n(resolution, "resolution")
+    resolution = check_int(resolution, "resolution", 1)
     xmin, xmax, ymin, ymax = bounds
     gx, gy = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
     points = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
@@ -168,13 +165,6 @@ class Digits(NamedTuple):
     classes: np.ndarray
 
 
-def _is_real(value: object) -> bool:
-    """A plain real number (Python or NumPy int / float), not a bool."""
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )
-
-
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     # Imported here, not at the top: `import bel` should not pay for importing scikit-learn.
     from sklearn.datasets import load_digits
@@ -201,10 +191,10 @@ def digits(
     >>> float(d.x_train.min()), float(d.x_train.max()), sorted(set(d.ood_digits.tolist()))
     (0.0, 1.0, [8, 9])
     """
-    if not (_is_real(test_fraction) and 0.0 < test_fraction < 1.0):
+    if not (is_real(test_fraction) and 0.0 < test_fraction < 1.0):
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
     held = tuple(held_out)
-    if any(isinstance(d, bool) or not isinstance(d, int | np.integer) for d in held):
+    if not all(is_int(d) for d in held):
         raise ValueError(f"held_out must be a tuple of digits (ints 0..9), got {held_out!r}")
     if len(set(held)) != len(held) or not all(0 <= d <= 9 for d in held) or len(held) > 8:
         raise ValueError(
@@ -261,7 +251,7 @@ def shift_digits(x: np.ndarray, kind: str, severity: float, *, seed: int = 0) ->
 
     if kind not in DIGIT_SHIFTS:
         raise ValueError(f"kind must be one of {tuple(DIGIT_SHIFTS)}, got {kind!r}")
-    if not (_is_real(severity) and np.isfinite(severity) and severity >= 0):
+    if not (is_real(severity) and np.isfinite(severity) and severity >= 0):
         raise ValueError(f"severity must be a finite number >= 0, got {severity!r}")
     x = np.asarray(x)
     if not (x.ndim == 2 and x.shape[1] == 64) and not (x.ndim == 3 and x.shape[1:] == (8, 8)):
@@ -344,14 +334,7 @@ def digit_tasks(
     if not pairs:
         raise ValueError("digit_tasks expects at least one pair of digits, got none")
     for pair in pairs:
-        if (
-            len(pair) != 2
-            or pair[0] == pair[1]
-            or not all(
-                isinstance(d, int | np.integer) and not isinstance(d, bool) and 0 <= d <= 9
-                for d in pair
-            )
-        ):
+        if len(pair) != 2 or pair[0] == pair[1] or not all(is_int(d) and 0 <= d <= 9 for d in pair):
             raise ValueError(
                 f"digit_tasks expects pairs of two different digits 0..9, got {pair!r}"
             )

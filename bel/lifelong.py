@@ -28,15 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from bel._checks import as_rngs, check_at_least, check_choice, check_module, is_int
 from bel.data import rotate, two_moons
-from bel.layers import (
-    BatchEnsembleConv,
-    BatchEnsembleLinear,
-    FastWeight,
-    _as_rngs,
-    _draw_factors,
-    num_members,
-)
+from bel.layers import INITS, BatchEnsembleConv, BatchEnsembleLinear, FastWeight, Init, num_members
+from bel.layers.common import draw_factors
 from bel.metrics import accuracy
 from bel.train import fit, predict
 
@@ -76,15 +71,14 @@ class FrozenWeight(nnx.Variable):
 BatchEnsembleLayer = BatchEnsembleLinear | BatchEnsembleConv
 
 
-def _layers(model: Any) -> list[BatchEnsembleLayer]:
-    if not isinstance(model, nnx.Module):
-        raise ValueError(f"expected an nnx.Module, got {type(model).__name__}")
+def _layers(model: Any, name: str = "bel.lifelong") -> list[BatchEnsembleLayer]:
+    check_module(model, name)
     kinds = (BatchEnsembleLinear, BatchEnsembleConv)
     return [m for _, m in nnx.iter_modules(model) if isinstance(m, kinds)]
 
 
 def _ensemble_layers(model: Any, name: str) -> list[BatchEnsembleLayer]:
-    layers = _layers(model)
+    layers = _layers(model, name)
     if not layers:
         raise ValueError(
             f"{name} expects a model with at least one BatchEnsembleLinear or BatchEnsembleConv, "
@@ -97,7 +91,7 @@ def _ensemble_layers(model: Any, name: str) -> list[BatchEnsembleLayer]:
 
 def _check_member_index(model: nnx.Module, k: Any, name: str) -> int:
     E = _ensemble_layers(model, name)[0].num_members
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < E:
+    if not (is_int(k) and 0 <= k < E):
         raise ValueError(f"{name} expects a member index k in [0, {E}), got {k!r}")
     return int(k)
 
@@ -106,7 +100,7 @@ def add_member(
     model: M,
     rngs: nnx.Rngs | int,
     *,
-    init: str = "normal",
+    init: Init = "normal",
     r_mean: float = 1.0,
     r_std: float = 0.5,
     s_mean: float = 1.0,
@@ -133,18 +127,15 @@ def add_member(
     True
     """
     layers = _ensemble_layers(model, "add_member")
-    if bias not in BIAS_INITS:
-        raise ValueError(f"bias must be one of {BIAS_INITS}, got {bias!r}")
-    if init not in ("normal", "random_sign"):
-        raise ValueError(f"init must be 'normal' or 'random_sign', got {init!r}")
-    for name, std in (("r_std", r_std), ("s_std", s_std)):
-        if not std >= 0:
-            raise ValueError(f"{name} must be >= 0, got {std!r}")
-    stream = _as_rngs(rngs)
+    check_choice(bias, "bias", BIAS_INITS)
+    check_choice(init, "init", INITS)
+    check_at_least(r_std, "r_std")
+    check_at_least(s_std, "s_std")
+    stream = as_rngs(rngs)
     for layer in layers:
         dtype = layer.param_dtype
-        r = _draw_factors(stream.params(), 1, layer.in_features, init, r_mean, r_std, dtype)
-        s = _draw_factors(stream.params(), 1, layer.out_features, init, s_mean, s_std, dtype)
+        r = draw_factors(stream.params(), 1, layer.in_features, init, r_mean, r_std, dtype)
+        s = draw_factors(stream.params(), 1, layer.out_features, init, s_mean, s_std, dtype)
         layer.r.set_value(_appended(layer.r[...], r))
         layer.s.set_value(_appended(layer.s[...], s))
         if layer.bias is not None:
@@ -380,7 +371,7 @@ def learn_tasks(
     *,
     rngs: nnx.Rngs | int,
     train_first: bool = True,
-    init: str = "normal",
+    init: Init = "normal",
     steps: int = 500,
     learning_rate: float = 1e-2,
 ) -> np.ndarray:
@@ -406,7 +397,7 @@ def learn_tasks(
     E = _ensemble_layers(model, "learn_tasks")[0].num_members
     if E != 1:
         raise ValueError(f"learn_tasks expects a model with one member (task 0's), got {E}")
-    stream = _as_rngs(rngs)
+    stream = as_rngs(rngs)
     rows = []
     for t, (x, y) in enumerate(train_tasks):
         if t == 0 and train_first:

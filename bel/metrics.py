@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from bel._checks import check_int
+
 __all__ = [
     "member_probs",
     "ensemble_probs",
@@ -126,12 +128,8 @@ def _check_labels(labels: Any, z: Any, name: str) -> Any:
 
 
 def _check_num_bins(num_bins: Any, name: str = "ece") -> int:
-    if isinstance(num_bins, bool) or not isinstance(num_bins, int | np.integer) or num_bins < 1:
-        raise ValueError(
-            f"{name} expects num_bins to be an int >= 1, got {num_bins!r} "
-            "(under jax.jit, pass it as a static argument: static_argnames='num_bins')"
-        )
-    return int(num_bins)
+    jit = "(under jax.jit, pass it as a static argument: static_argnames='num_bins')"
+    return check_int(num_bins, "num_bins", 1, caller=name, hint=jit)
 
 
 def _check_weights(weights: Any, name: str) -> Any:

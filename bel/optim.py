@@ -13,7 +13,9 @@ from typing import Any
 import jax
 import optax
 from flax import nnx
+from flax.nnx.filterlib import Filter
 
+from bel._checks import check_module, is_real
 from bel.layers import FastWeight
 
 __all__ = ["fast_weight_labels", "fast_weight_optimizer"]
@@ -23,7 +25,7 @@ def _is_variable(x: Any) -> bool:
     return isinstance(x, nnx.Variable)
 
 
-def fast_weight_labels(model: nnx.Module, wrt: Any = nnx.Param) -> Any:
+def fast_weight_labels(model: nnx.Module, wrt: Filter = nnx.Param) -> Any:
     """Label every parameter of ``model`` ``"fast"`` (a :class:`~bel.FastWeight`) or ``"slow"``.
 
     Returns a tree with the structure of ``nnx.state(model, wrt)``, one string per parameter, for
@@ -37,6 +39,7 @@ def fast_weight_labels(model: nnx.Module, wrt: Any = nnx.Param) -> Any:
     >>> {k: labels[k] for k in ("kernel", "bias", "r", "s")}
     {'kernel': 'slow', 'bias': 'slow', 'r': 'fast', 's': 'fast'}
     """
+    check_module(model, "fast_weight_labels")
     return jax.tree.map(
         lambda v: "fast" if isinstance(v, FastWeight) else "slow",
         nnx.state(model, wrt),
@@ -50,7 +53,7 @@ def fast_weight_optimizer(
     *,
     fast_lr_multiplier: float = 0.5,
     weight_decay: float = 1e-4,
-    wrt: Any = nnx.Param,
+    wrt: Filter = nnx.Param,
 ) -> optax.GradientTransformation:
     """AdamW for the slow weights; Adam at ``fast_lr_multiplier`` × the rate, no decay, for r, s.
 
@@ -69,8 +72,10 @@ def fast_weight_optimizer(
     >>> loss = lambda m: jnp.mean(m(jnp.ones((4, 2))) ** 2)
     >>> _ = opt.update(model, nnx.grad(loss)(model))
     """
-    if isinstance(fast_lr_multiplier, (int, float)) and not fast_lr_multiplier >= 0:
-        raise ValueError(f"fast_lr_multiplier must be >= 0, got {fast_lr_multiplier!r}")
+    m = fast_lr_multiplier
+    traced = isinstance(m, jax.core.Tracer)  # bel.fit builds its optimiser under jit
+    if not traced and (not (is_real(m) or isinstance(m, jax.Array) and m.ndim == 0) or not m >= 0):
+        raise ValueError(f"fast_lr_multiplier must be a number >= 0, got {m!r}")
     return optax.multi_transform(
         {
             "slow": optax.adamw(learning_rate, weight_decay=weight_decay),

@@ -28,6 +28,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from bel._checks import check_module
 from bel.layers import (
     BatchEnsembleConv,
     BatchEnsembleLinear,
@@ -125,6 +126,7 @@ def shard_members(model: M, mesh: Mesh, axis: str = "members") -> M:
       ValueError: ``mesh`` is not a Mesh, ``axis`` is not one of its axes, the model holds no
         ensemble layer, or a layer's ``num_members`` does not divide evenly over the axis.
     """
+    check_module(model, "shard_members")
     size = _check_mesh_axes(mesh, (axis,), "shard_members")
     layers = [
         (path, node)

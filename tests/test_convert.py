@@ -231,19 +231,34 @@ def test_an_already_converted_model_is_refused_or_completed():
     net = bel.batchensemble(make_net(), E, rngs=0)
     with pytest.raises(
         ValueError,
-        match=r"already holds ensemble layers with 3 members, got "
-        r"num_members=5",
+        match=r"^batchensemble: the model is already a BatchEnsemble of 3 members \(ensemble "
+        r"layers at blocks/0, blocks/1, heads/main, inner/proj, last, shared, stem/layers/0\), "
+        r"got num_members=5; convert the original model$",
     ):
         bel.batchensemble(net, 5, rngs=1)
-    with pytest.raises(ValueError, match=r"already holds ensemble layers with 3 members"):
+    with pytest.raises(
+        ValueError, match=r"^naive_ensemble: the model is already a BatchEnsemble of 3 members"
+    ):
         bel.naive_ensemble(net, 5, rngs=1)
-    with pytest.raises(ValueError, match=r"found nothing to convert"):
+    with pytest.raises(
+        ValueError,
+        match=r"^batchensemble: the model is already a BatchEnsemble of 3 members, with every "
+        r"layer bel can convert converted \(ensemble layers at blocks/0, .*stem/layers/0\); "
+        r"convert the original model instead$",
+    ):
         bel.batchensemble(net, E, rngs=1)  # every layer is converted already
-    with pytest.raises(ValueError, match=r"already holds ensemble layers with 3 members"):
+    naive = bel.naive_ensemble(make_net(), 2, rngs=0)
+    with pytest.raises(ValueError, match=r"already a naive ensemble of 2 members, with every"):
+        bel.naive_ensemble(naive, 2, rngs=1)
+    with pytest.raises(ValueError, match=r"already a BatchEnsemble of 3 members \(ensemble "
+                       r"layers at \(the model itself\)\), got num_members=5"):  # fmt: skip
         bel.batchensemble(at(net, ("shared",)), 5, rngs=1)
 
     # the head first, then the rest with the same member count: the head is kept as it was
     head = bel.batchensemble(make_net(), E, rngs=0, select=nnx.PathContains("heads"))
+    with pytest.raises(ValueError, match=r"got num_members=2; convert the original model, or "
+                       r"ask for 3 members to convert its plain layers$"):  # fmt: skip
+        bel.batchensemble(head, 2, rngs=1)
     r_head = np.asarray(head.heads["main"].r[...])
     full = bel.batchensemble(head, E, rngs=1)
     np.testing.assert_array_equal(full.heads["main"].r[...], r_head)
@@ -262,13 +277,22 @@ def test_select_converts_only_the_chosen_layers():
     assert list(layers_of(naive, bel.NaiveEnsembleLinear)) == [("inner", "proj")]
     with pytest.raises(
         ValueError,
-        match=r"found nothing to convert: expected at least one plain "
-        r"nnx\.Linear or nnx\.Conv matching select, got these layers: blocks/0, ",
+        match=r"^batchensemble found nothing to convert: select matched no module; the modules "
+        r"with parameters are: blocks/0 \(Linear, plain, convertible: not converted\); .*"
+        r"inner/norm \(LayerNorm, normalisation: shared on purpose\); ",
     ):
         bel.batchensemble(net, E, rngs=0, select=lambda path, layer: False)
-    with pytest.raises(ValueError, match=r"found nothing to convert.*got these layers: none"):
+    with pytest.raises(
+        ValueError,
+        match=r"^batchensemble found nothing to convert: expected at least one plain nnx\.Linear "
+        r"or nnx\.Conv, got these modules with parameters: none$",
+    ):
         bel.batchensemble(nnx.Sequential(nnx.relu), E, rngs=0)
-    with pytest.raises(ValueError, match=r"expects an nnx\.Module, got list"):
+    with pytest.raises(ValueError, match=r"select matched inner/norm, which holds only layers "
+                       r"bel cannot convert: inner/norm \(LayerNorm, normalisation"):  # fmt: skip
+        bel.batchensemble(net, E, rngs=0, select=nnx.PathContains("norm"))
+    with pytest.raises(ValueError, match=r"^batchensemble expects a flax\.nnx\.Module, got "
+                       r"builtins\.list$"):  # fmt: skip
         bel.batchensemble([nnx.Linear(2, 2, rngs=nnx.Rngs(0))], E, rngs=0)
 
 
@@ -359,3 +383,278 @@ def test_naive_ensemble_converts_every_linear_and_keeps_sharing():
         np.testing.assert_allclose(
             y[k], member_model(original, net, k)(x), rtol=2e-4, atol=2e-4, err_msg=f"member {k}"
         )
+
+
+# --------------------------------------------------------------------------------------------------
+# only exact nnx.Linear / nnx.Conv are converted; everything nnx finds is found
+
+
+class Scaled(nnx.Linear):
+    """A Linear subclass that computes something else: replacing it would be silently wrong."""
+
+    def __call__(self, x):
+        return 10.0 * super().__call__(x)
+
+
+class WithSubclass(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs):
+        self.body = nnx.Linear(4, D, rngs=rngs)
+        self.lora = nnx.LoRALinear(D, D, lora_rank=2, rngs=rngs)
+        self.head = Scaled(D, 2, rngs=rngs)
+
+    def __call__(self, x):
+        return self.head(self.lora(self.body(x)))
+
+
+def test_a_subclass_of_linear_is_refused_with_its_path_and_a_way_on():
+    model = WithSubclass(nnx.Rngs(0))
+    with pytest.raises(
+        ValueError,
+        match=r"^batchensemble cannot convert head \(Scaled, subclass of nnx\.Linear: not "
+        r"converted\); lora \(LoRALinear, subclass of nnx\.Linear: not converted\): bel converts "
+        r"layers whose type is exactly nnx\.Linear or nnx\.Conv .*never replaces another "
+        r"silently\. Leave them out with select=, e\.g\. "
+        r"select=lambda path, layer: path not in \[\('head',\), \('lora',\)\]$",
+    ):
+        bel.batchensemble(model, E, rngs=0)
+    with pytest.raises(ValueError, match=r"^naive_ensemble cannot convert lora \(LoRALinear"):
+        bel.naive_ensemble(model, E, rngs=0, select=nnx.PathContains("lora"))
+
+    # the suggested select works, and the subclasses keep computing what they computed
+    kept = bel.batchensemble(
+        model,
+        E,
+        rngs=0,
+        select=lambda path, layer: path not in [("head",), ("lora",)],
+        r_std=0.0,
+        s_std=0.0,
+    )
+    assert type(kept.lora) is nnx.LoRALinear and type(kept.head) is Scaled
+    assert type(kept.body) is bel.BatchEnsembleLinear
+    x = jax.random.normal(jax.random.key(0), (5, 4))
+    np.testing.assert_allclose(bel.predict(kept, x)[0], model(x), rtol=1e-6, atol=1e-6)
+
+
+def test_a_subclass_is_refused_by_the_layers_too():
+    with pytest.raises(ValueError, match=r"^BatchEnsembleLinear expects a plain flax\.nnx\.Linear "
+                       r"as base_layer, got .*\.Scaled, a subclass: what it computes beyond a "
+                       r"plain Linear would be lost"):  # fmt: skip
+        bel.BatchEnsembleLinear(Scaled(2, 2, rngs=nnx.Rngs(0)), 0, 2)
+    lora = r"got flax\.nnx\.nn\.lora\.LoRALinear, a subclass"
+    with pytest.raises(ValueError, match=r"^NaiveEnsembleLinear expects a plain flax\.nnx\.Linear "
+                       r"as base_layer, " + lora):  # fmt: skip
+        bel.NaiveEnsembleLinear(nnx.LoRALinear(2, 2, lora_rank=1, rngs=nnx.Rngs(0)), 0, 2)
+
+
+class Containers(nnx.Module):
+    """Layers in every container nnx knows, and one layer tied in two of them."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.tied = nnx.Linear(D, D, rngs=rngs)
+        self.listed = nnx.data([nnx.Linear(4, D, rngs=rngs), self.tied])
+        self.mapped = nnx.data({"a": nnx.Linear(D, D, rngs=rngs)})
+        self.nlist = nnx.List([nnx.Linear(D, D, rngs=rngs)])
+        self.ndict = nnx.Dict(b=nnx.Linear(D, 2, rngs=rngs))
+
+    def __call__(self, x):
+        for layer in (*self.listed, self.mapped["a"], self.nlist[0], self.tied):
+            x = nnx.relu(layer(x))
+        return self.ndict["b"](x)
+
+
+# the tied layer is found first (nnx sorts keys) as listed[1]; it is the same object as .tied
+CONTAINER_PATHS = [("listed", 0), ("listed", 1), ("mapped", "a"), ("ndict", "b"), ("nlist", 0)]
+
+
+@pytest.mark.parametrize("convert", [bel.batchensemble, bel.naive_ensemble])
+def test_layers_are_found_wherever_nnx_finds_them_and_ties_stay_tied(convert):
+    model = Containers(nnx.Rngs(0))
+    before = jax.tree.map(np.array, nnx.state(model))
+    out = convert(model, E, rngs=1)
+    assert layers_of(out, nnx.Linear) == {}, "a layer in a container was not found"
+    kind = bel.BatchEnsembleLinear if convert is bel.batchensemble else bel.NaiveEnsembleLinear
+    assert sorted(layers_of(out, kind)) == CONTAINER_PATHS
+    assert out.listed[1] is out.tied, "the tied layer became two layers"
+    assert type(model.listed[0]) is nnx.Linear and model.listed[1] is model.tied
+    jax.tree.map(np.testing.assert_array_equal, nnx.state(model), before)  # original untouched
+    assert bel.predict(out, jnp.ones((2, 4))).shape == (E, 2, 2)
+
+
+def test_member_zero_with_unit_factors_computes_the_original_model():
+    """r = s = 1 (std 0): every member is the original model, whatever containers hold it."""
+    for model, x in (
+        (Containers(nnx.Rngs(0)), jax.random.normal(jax.random.key(0), (5, 4))),
+        (make_net(), jax.random.normal(jax.random.key(1), (5, 4))),
+        (CNN(nnx.Rngs(0)), jax.random.normal(jax.random.key(2), (5, 8, 8, 1))),
+    ):
+        out = bel.batchensemble(model, E, rngs=1, r_std=0.0, s_std=0.0)
+        np.testing.assert_allclose(bel.predict(out, x)[0], model(x), rtol=1e-5, atol=1e-6)
+
+
+class Grouped(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs):
+        self.stem = nnx.Conv(4, 4, (3,), rngs=rngs)
+        self.depthwise = nnx.Conv(4, 4, (3,), feature_group_count=4, rngs=rngs)
+        self.head = nnx.Linear(4, 2, rngs=rngs)
+
+
+def test_a_grouped_conv_is_named_and_select_leaves_it_out():
+    model = Grouped(nnx.Rngs(0))
+    with pytest.raises(
+        ValueError,
+        match=r"^batchensemble cannot convert depthwise \(Conv, grouped "
+        r"\(feature_group_count=4\): not supported\): .*select=lambda path, layer: path not in "
+        r"\[\('depthwise',\)\]$",
+    ):
+        bel.batchensemble(model, E, rngs=0)
+    out = bel.batchensemble(model, E, rngs=0, select=lambda path, layer: path != ("depthwise",))
+    assert type(out.depthwise) is nnx.Conv and type(out.stem) is bel.BatchEnsembleConv
+    assert bel.describe(out).rows[0].note == "grouped (feature_group_count=4): not supported"
+
+
+class Block(nnx.Module):
+    """A small transformer block: tokens, self-attention, LayerNorm, feed-forward, head."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.embed = nnx.Embed(20, 8, rngs=rngs)
+        self.attn = nnx.MultiHeadAttention(2, 8, 8, decode=False, rngs=rngs)
+        self.norm = nnx.LayerNorm(8, rngs=rngs)
+        self.ff = nnx.Linear(8, 8, rngs=rngs)
+        self.head = nnx.Linear(8, 3, rngs=rngs)
+
+    def __call__(self, tokens):
+        x = self.embed(tokens)
+        x = self.norm(x + self.attn(x))
+        return self.head((x + nnx.relu(self.ff(x))).mean(axis=1))
+
+
+def test_select_on_attention_says_bel_cannot_convert_what_it_holds():
+    block = Block(nnx.Rngs(0))
+    attention = (
+        r"which holds only layers bel cannot convert: attn/key \(LinearGeneral, attention: not "
+        r"supported\); attn/out .*attn/value \(LinearGeneral, attention: not supported\); bel "
+        r"converts plain nnx\.Linear and nnx\.Conv layers \(see bel\.describe\(model\)\)$"
+    )
+    with pytest.raises(ValueError, match=r"^batchensemble found nothing to convert: select "
+                       r"matched attn, " + attention):  # fmt: skip
+        bel.batchensemble(block, E, rngs=0, select=nnx.PathContains("attn"))
+    with pytest.raises(ValueError, match=r"select matched attn, " + attention):
+        bel.batchensemble(block, E, rngs=0, select=lambda path, layer: path == ("attn",))
+    out = bel.batchensemble(block, E, rngs=0)  # the block converts; its tokens stay integers
+    tokens = jax.random.randint(jax.random.key(0), (5, 7), 0, 20)
+    assert out(bel.tile(tokens, E)).shape == (E * 5, 3)
+
+
+# --------------------------------------------------------------------------------------------------
+# describe
+
+
+def test_describe_lists_every_module_with_parameters_as_per_member_or_shared():
+    block = Block(nnx.Rngs(0))
+    before = bel.describe(block)
+    assert before.num_members == 1 and before.per_member == []
+    assert [(r.where, r.type, r.kind) for r in before.rows] == [
+        ("attn/key", "LinearGeneral", "unsupported"),
+        ("attn/out", "LinearGeneral", "unsupported"),
+        ("attn/query", "LinearGeneral", "unsupported"),
+        ("attn/value", "LinearGeneral", "unsupported"),
+        ("embed", "Embed", "unsupported"),
+        ("ff", "Linear", "convertible"),
+        ("head", "Linear", "convertible"),
+        ("norm", "LayerNorm", "norm"),
+    ]
+    assert [r.params for r in before.rows] == [72, 72, 72, 72, 160, 72, 27, 16]  # by hand
+    assert str(before).splitlines()[0] == (
+        "single model (no ensemble layers): 2 of 8 modules are plain Linear / Conv"
+    )
+
+    after = bel.describe(bel.batchensemble(block, 4, rngs=1))
+    assert after.num_members == 4 and after.per_member == ["ff", "head"]
+    assert after.shared == ["attn/key", "attn/out", "attn/query", "attn/value", "embed", "norm"]
+    ff = after.rows[5]
+    assert (ff.type, ff.members, ff.params) == ("BatchEnsembleLinear", 4, 8 * 8 + 4 * (8 + 8 + 8))
+    text = str(after)
+    assert text.splitlines()[0] == (  # ff 160 + head 24 + 4 * (3 + 8 + 3) per member
+        "BatchEnsemble of 4 members: 2 of 8 modules per member, holding 240 of 704 parameters"
+    )
+    assert "ff          BatchEnsembleLinear     160  per member (4)" in text
+    assert (
+        "attn/key    LinearGeneral            72  shared          attention: not supported" in text
+    )
+    assert "embed       Embed                   160  shared          not supported" in text
+    assert max(map(len, text.splitlines())) <= 90
+    markdown = after._repr_markdown_()
+    assert "| path | type | params | members | why shared |" in markdown
+    assert "| `norm` | LayerNorm | 16 | shared | normalisation: shared on purpose |" in markdown
+    assert repr(after) == text
+
+
+def test_describe_names_subclasses_naive_layers_and_tied_layers_once():
+    rows = bel.describe(WithSubclass(nnx.Rngs(0))).rows
+    assert [(r.where, r.kind, r.note) for r in rows] == [
+        ("body", "convertible", "plain, convertible: not converted"),
+        ("head", "subclass", "subclass of nnx.Linear: not converted"),
+        ("lora", "subclass", "subclass of nnx.Linear: not converted"),
+        ("lora/lora", "unsupported", "not supported"),
+    ]
+    naive = bel.describe(bel.naive_ensemble(Containers(nnx.Rngs(0)), 2, rngs=1))
+    assert naive.what == "naive ensemble of 2 members"
+    assert naive.per_member == ["listed/0", "listed/1", "mapped/a", "ndict/b", "nlist/0"]
+    assert {r.note for r in naive.rows} == {"kernel and bias per member"}
+
+
+def test_describe_refuses_what_is_not_a_model():
+    with pytest.raises(
+        ValueError, match=r"^describe expects a flax\.nnx\.Module, got builtins\.int$"
+    ):
+        bel.describe(3)
+
+
+# --------------------------------------------------------------------------------------------------
+# saving and restoring (the recipe in bel/convert.py's docstring and the README)
+
+
+def _restore(pure: dict, build) -> Any:
+    graphdef, state = nnx.split(nnx.eval_shape(build))
+    nnx.replace_by_pure_dict(state, pure)
+    return nnx.merge(graphdef, state)
+
+
+@pytest.mark.parametrize("storage", ["pickle", "npz", "orbax"])
+def test_a_saved_model_restores_into_a_fresh_structure_bit_for_bit(storage, tmp_path):
+    def build():
+        return bel.batchensemble(CNN(nnx.Rngs(5)), E, rngs=6, select=nnx.OfType(nnx.Conv))
+
+    model = bel.batchensemble(CNN(nnx.Rngs(0)), E, rngs=1, select=nnx.OfType(nnx.Conv))
+    pure = jax.device_get(nnx.to_pure_dict(nnx.state(model)))
+    if storage == "pickle":
+        import pickle
+
+        (tmp_path / "m.pkl").write_bytes(pickle.dumps(pure))
+        loaded = pickle.loads((tmp_path / "m.pkl").read_bytes())
+    elif storage == "npz":
+        flat = {"/".join(map(str, k)): v for k, v in nnx.traversals.flatten_mapping(pure).items()}
+        np.savez(tmp_path / "m.npz", **flat)
+        with np.load(tmp_path / "m.npz") as npz:
+            loaded = nnx.traversals.unflatten_mapping(
+                {tuple(int(p) if p.isdigit() else p for p in k.split("/")): npz[k] for k in npz}
+            )
+    else:
+        ocp = pytest.importorskip("orbax.checkpoint")
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(tmp_path / "orbax", nnx.state(model))
+        graphdef, abstract = nnx.split(nnx.eval_shape(build))
+        with ocp.StandardCheckpointer() as checkpointer:
+            state = checkpointer.restore(tmp_path / "orbax", abstract)
+        loaded = nnx.to_pure_dict(state)
+    restored = _restore(loaded, build)
+
+    x = jax.random.normal(jax.random.key(0), (4, 8, 8, 1))
+    np.testing.assert_array_equal(bel.predict(restored, x), bel.predict(model, x))
+    assert type(restored.conv1.r) is bel.FastWeight and type(restored.linear1) is nnx.Linear
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        nnx.state(restored, bel.FastWeight),
+        nnx.state(model, bel.FastWeight),
+    )
+    assert bel.describe(restored).rows == bel.describe(model).rows

@@ -1,4 +1,7 @@
-"""Tests for bel/layers.py: BatchEnsembleLinear, NaiveEnsembleLinear, tile and untile.
+"""Tests for the bel/layers/ package: its linear and conv layers, the layout (tile, untile, ...).
+
+One file for the four modules of the package: the Linear and Conv tests share their references
+(float64 forward passes, rounding-error bounds) and the fixed pool of shapes, kept in one place.
 
 The property that matters (facts.md, "Mistakes made elsewhere"): on random shapes and dtypes, the
 fast path equals ``x_k (W ∘ r_k s_kᵀ) + b_k`` for every member ``k``, and equals one ordinary
@@ -917,3 +920,50 @@ def test_member_weights_concatenates_every_layers_effective_weights():
     )
     with pytest.raises(ValueError, match=r"member_weights expects a model with ensemble layers"):
         bel.member_weights(bel.mlp(2, 3, rngs=0))
+
+
+# --------------------------------------------------------------------------------------------------
+# _convolve copies flax's padding logic (flax 0.12.8): it must give flax's result, bit for bit
+
+
+@pytest.mark.parametrize("index", range(len(CONV_POOL)))
+def test_convolve_gives_exactly_what_flax_conv_gives(index):
+    from bel.layers.conv import _convolve
+
+    ks, strides, padding, kd, idl, c_in, c_out, size = CONV_POOL[index][:8]
+    options = dict(strides=strides, padding=padding, kernel_dilation=kd, input_dilation=idl)
+    conv = nnx.Conv(c_in, c_out, ks, **options, use_bias=False, rngs=nnx.Rngs(index))
+    x = jax.random.normal(jax.random.key(index), (2, *size, c_in))
+    np.testing.assert_array_equal(
+        _convolve(conv, x, conv.kernel[...], None), conv(x), err_msg=f"padding {padding!r}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# the package: every name the former bel/layers.py exported is importable from bel.layers
+
+
+def test_every_name_the_old_module_exported_is_importable_from_the_package():
+    import bel.layers
+
+    before = [
+        "FastWeight", "BatchEnsembleLinear", "NaiveEnsembleLinear", "BatchEnsembleConv",
+        "NaiveEnsembleConv", "ENSEMBLE_LAYERS", "num_members", "member_weights", "tile", "untile",
+        "INITS",
+    ]  # fmt: skip
+    assert set(before) <= set(bel.layers.__all__)
+    for name in bel.layers.__all__:
+        assert getattr(bel.layers, name) is not None, name
+    assert bel.layers.INITS == ("normal", "random_sign")
+
+
+class _MaskedConv(nnx.Conv):
+    pass
+
+
+@pytest.mark.parametrize("cls", [bel.BatchEnsembleConv, bel.NaiveEnsembleConv])
+def test_a_subclass_of_conv_is_refused_as_base_layer(cls):
+    with pytest.raises(ValueError, match=rf"^{cls.__name__} expects a plain flax\.nnx\.Conv as "
+                       r"base_layer, got .*_MaskedConv, a subclass: what it computes beyond a "
+                       r"plain Conv would be lost, so it is not converted$"):  # fmt: skip
+        cls(_MaskedConv(2, 2, (3,), rngs=nnx.Rngs(0)), 0, 2)

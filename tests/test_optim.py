@@ -182,7 +182,22 @@ def test_training_under_jit_moves_every_member_factor():
             assert np.all(np.abs(value - before[path]).max(axis=1) > 0), path
 
 
-@pytest.mark.parametrize("bad", [-0.5, float("nan")])
-def test_negative_multiplier_is_rejected(bad):
-    with pytest.raises(ValueError, match=r"fast_lr_multiplier must be >= 0, got"):
-        bel.fast_weight_optimizer(make_model(), 0.1, fast_lr_multiplier=bad)
+@pytest.mark.parametrize("bad", [-0.5, np.float32(-1.0), float("nan"), True, "0.5", None])
+def test_a_fast_lr_multiplier_that_is_not_a_number_at_least_zero_is_refused(bad):
+    model = bel.BatchEnsembleLinear(nnx.Linear(2, 1, rngs=nnx.Rngs(0)), 0, 2)
+    with pytest.raises(ValueError, match=r"^fast_lr_multiplier must be a number >= 0, got "):
+        bel.fast_weight_optimizer(model, 1e-2, fast_lr_multiplier=bad)
+    for good in (0, np.float64(0.25), jnp.float32(0.5)):
+        bel.fast_weight_optimizer(model, 1e-2, fast_lr_multiplier=good)
+
+
+def test_a_traced_fast_lr_multiplier_is_left_to_optax():
+    """bel.fit builds its optimiser inside jit, where the multiplier is a tracer."""
+    model = bel.BatchEnsembleLinear(nnx.Linear(2, 1, rngs=nnx.Rngs(0)), 0, 2)
+    params = nnx.state(model, nnx.Param)
+
+    @jax.jit
+    def init(m):
+        return bel.fast_weight_optimizer(model, 1e-2, fast_lr_multiplier=m).init(params)
+
+    assert jax.tree.leaves(init(0.5))

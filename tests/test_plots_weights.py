@@ -261,7 +261,7 @@ def test_plot_member_layout_draws_into_a_given_axes():
         (np.arange(4.0), 2, "integer array"),
         (np.arange(4).reshape(2, 2), 2, r"1-D.*shape \(2, 2\)"),
         (np.array([0, -1]), 1, "indices >= 0"),
-        (np.arange(4), 0, "num_members as an int >= 1, got 0"),
+        (np.arange(4), 0, "plot_member_layout expects num_members to be an int >= 1, got 0"),
     ],
 )
 def test_plot_member_layout_rejects_bad_input(examples, num_members, message):

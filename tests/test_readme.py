@@ -20,3 +20,7 @@ def test_the_package_example_runs(capsys):
     printed = capsys.readouterr().out.split("\n")
     assert printed[0].startswith("4 ")  # the model knows its member count
     assert printed[1] == "BatchEnsembleConv (4, 2, 10)"
+    # bel.describe's table: only the head is per member, the conv stays shared (not selected)
+    title = "BatchEnsemble of 4 members: 1 of 2 modules per member"
+    assert any(line.startswith(title) for line in printed), printed
+    assert any(line.startswith("conv  Conv ") and "shared" in line for line in printed), printed

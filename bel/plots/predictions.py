@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
 
+from bel._checks import check_int
 from bel.plots import style
 from bel.plots.style import CLASS_COLORS, MODEL_COLORS, OKABE_ITO
 
@@ -529,8 +530,7 @@ def plot_over_seeds(
         if missing:
             raise ValueError(f"plot_over_seeds: the runs of {name!r} lack scores {missing}")
     ncols = min(len(scores), 4) if ncols is None else ncols
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"plot_over_seeds expects ncols to be an int >= 1, got {ncols!r}")
+    ncols = check_int(ncols, "ncols", 1, caller="plot_over_seeds")
     nrows = -(-len(scores) // ncols)
     fig = style.figure(panel_size * ncols, 1.9 * nrows + 0.2)
     axes = np.ravel(fig.subplots(nrows, ncols, squeeze=False))

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
+from bel._checks import check_int, is_int, is_real
 from bel.layers import BatchEnsembleLinear
 from bel.plots import style
 
@@ -56,7 +57,7 @@ def _as_matrix(matrix: Any, name: str) -> np.ndarray:
 def _check_vmax(vmax: Any, name: str) -> float | None:
     if vmax is None:
         return None
-    if isinstance(vmax, bool) or not isinstance(vmax, int | float | np.floating | np.integer):
+    if not is_real(vmax):
         raise ValueError(f"{name} expects vmax to be a number > 0 or None, got {vmax!r}")
     if not (np.isfinite(vmax) and vmax > 0):
         raise ValueError(f"{name} expects vmax to be a finite number > 0 or None, got {vmax!r}")
@@ -119,7 +120,7 @@ def heatmap(
 def _check_members(members: Any, num_members: int, name: str) -> list[int]:
     if members is None:
         return list(range(min(num_members, 3)))
-    if isinstance(members, int | np.integer) and not isinstance(members, bool):
+    if is_int(members):
         members = [members]
     try:
         chosen = list(members)
@@ -130,7 +131,7 @@ def _check_members(members: Any, num_members: int, name: str) -> list[int]:
     if not chosen:
         raise ValueError(f"{name} expects at least one member index, got {members!r}")
     for i in chosen:
-        if isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < num_members:
+        if not (is_int(i) and 0 <= i < num_members):
             raise ValueError(
                 f"{name} expects member indices in [0, {num_members}) for a layer of "
                 f"{num_members} members, got {i!r}"
@@ -309,10 +310,7 @@ def plot_member_layout(
     >>> fig.axes[0].images[0].get_array().tolist()
     [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]
     """
-    if isinstance(num_members, bool) or not isinstance(num_members, int) or num_members < 1:
-        raise ValueError(
-            f"plot_member_layout expects num_members as an int >= 1, got {num_members!r}"
-        )
+    num_members = check_int(num_members, "num_members", 1, caller="plot_member_layout")
     ex = np.asarray(examples)
     if ex.ndim != 1 or ex.size == 0 or not np.issubdtype(ex.dtype, np.integer):
         raise ValueError(
