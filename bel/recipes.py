@@ -15,14 +15,15 @@ verdict and :func:`bel.plots.plot_over_seeds` draws as dots.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from bel.convert import batchensemble, layer_slots
-from bel.layers import BatchEnsembleConv, BatchEnsembleLinear, _as_rngs, _check_num_members
+from bel._checks import check_int, check_module
+from bel.convert import batchensemble
+from bel.layers import BatchEnsembleConv, BatchEnsembleLinear
 
 __all__ = ["tabm_style", "over_seeds"]
 
@@ -33,7 +34,8 @@ def tabm_style(model: M, num_members: int, *, rngs: nnx.Rngs | int) -> M:
     """A BatchEnsemble copy of ``model`` whose members differ only in the first layer at init.
 
     Every plain ``nnx.Linear`` / ``nnx.Conv`` becomes a BatchEnsemble layer sharing the model's
-    ``W`` (as :func:`bel.batchensemble` does). The **first** one in tree order gets ``r`` from
+    ``W`` (as :func:`bel.batchensemble` does). The **first** one in nnx's graph order (for
+    ``bel.mlp``, the input layer) gets ``r`` from
     random signs ±1 and ``s = 1``; every other one ``r = s = 1``. So member ``k`` starts as the
     base network applied to ``x ∘ r_k``: the members see differently signed inputs and share
     everything else, the initialisation of TabM (``tabm_init``), whose authors find the members
@@ -48,43 +50,20 @@ def tabm_style(model: M, num_members: int, *, rngs: nnx.Rngs | int) -> M:
     >>> bool((second.r[...] == 1).all() and (second.s[...] == 1).all()), bel.num_members(tabm)
     (True, 16)
     """
-    if not isinstance(model, nnx.Module):
-        raise ValueError(f"tabm_style expects an nnx.Module, got {type(model).__qualname__}")
-    num_members = _check_num_members(num_members)
-    if isinstance(model, nnx.Linear | nnx.Conv):
-        slots = [((), model)]
-    else:
-        slots = [(path, layer) for _, _, path, layer in layer_slots(model)]
-    if not slots:
-        raise ValueError(
-            "tabm_style found nothing to convert: expected at least one plain nnx.Linear or "
-            f"nnx.Conv in the model, got {type(model).__qualname__} with none"
-        )
-    first = slots[0][0]
-    stream = _as_rngs(rngs)
-    ensemble = batchensemble(
-        model,
-        num_members,
-        rngs=stream,
-        select=lambda path, _: tuple(path) == tuple(first),
-        init="random_sign",
-    )
-    if len(slots) > 1:  # the rest start as the shared W: r = s = 1 (a Gaussian of std 0)
-        ensemble = batchensemble(ensemble, num_members, rngs=stream, r_std=0.0, s_std=0.0)
-    head = ensemble if not first else _at(ensemble, first)
-    if not isinstance(head, BatchEnsembleLinear | BatchEnsembleConv):
-        raise ValueError(f"tabm_style: the first layer at {first} was not converted")
-    head.s[...] = jnp.ones_like(head.s[...])
+    model = check_module(model, "tabm_style")
+    num_members = check_int(num_members, "num_members", 1)
+    ensemble = batchensemble(model, num_members, rngs=rngs, init="random_sign")
+    layers = [
+        module
+        for _, module in nnx.iter_modules(ensemble)
+        if isinstance(module, BatchEnsembleLinear | BatchEnsembleConv)
+    ]
+    first, rest = layers[0], layers[1:]
+    first.s[...] = jnp.ones_like(first.s[...])
+    for layer in rest:  # the later layers start as the shared W: r = s = 1
+        layer.r[...] = jnp.ones_like(layer.r[...])
+        layer.s[...] = jnp.ones_like(layer.s[...])
     return ensemble
-
-
-def _at(model: Any, path: tuple[Any, ...]) -> Any:
-    node = model
-    for key in path:
-        node = (
-            node[key] if isinstance(node, nnx.List | list | dict | nnx.Dict) else getattr(node, key)
-        )
-    return node
 
 
 def over_seeds(

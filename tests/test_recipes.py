@@ -72,7 +72,7 @@ def test_tabm_style_on_a_bare_layer():
 @pytest.mark.parametrize(
     ("model", "members", "message"),
     [
-        ("not a model", 4, "expects an nnx.Module"),
+        ("not a model", 4, "expects a flax.nnx.Module"),
         (nnx.Sequential(nnx.relu), 4, "found nothing to convert"),
         (bel.mlp(2, 2, hidden=(4,), rngs=0), 0, "num_members"),
     ],
