@@ -13,6 +13,8 @@ from typing import Any
 import jax
 from flax import nnx
 
+from bel._checks import as_rngs
+
 __all__ = ["mlp", "cnn", "global_average"]
 
 
@@ -29,7 +31,7 @@ def mlp(
     >>> [(layer.in_features, layer.out_features) for layer in model.layers[::2]]
     [(2, 16), (16, 3)]
     """
-    rngs = nnx.Rngs(rngs) if isinstance(rngs, int) else rngs
+    rngs = as_rngs(rngs)
     sizes = [in_features, *hidden, out_features]
     layers: list[Any] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -66,7 +68,7 @@ def cnn(
     >>> model(jnp.ones((5, 8, 8, 1))).shape
     (5, 2)
     """
-    rngs = nnx.Rngs(rngs) if isinstance(rngs, int) else rngs
+    rngs = as_rngs(rngs)
     sizes = [in_channels, *channels]
     layers: list[Any] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):

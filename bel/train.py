@@ -44,6 +44,7 @@ from flax import nnx
 from flax.nnx.filterlib import Filter
 from jax.typing import ArrayLike
 
+from bel._checks import check_module, is_int
 from bel.layers import num_members as model_members
 from bel.layers import tile, untile
 
@@ -180,9 +181,7 @@ def _forward_members(graphdef, state, x, members):
 
 def _members(model: Any, num_members: Any, name: str) -> int:
     """The model's own member count; an explicit ``num_members`` must agree with it."""
-    if not isinstance(model, nnx.Module):
-        raise ValueError(f"{name} expects a flax.nnx.Module, got {type(model).__qualname__}")
-    E = model_members(model)
+    E = model_members(check_module(model, name))
     if num_members is not None and num_members != E:
         raise ValueError(
             f"{name}: num_members={num_members!r} disagrees with the model, which holds {E} "
@@ -193,10 +192,7 @@ def _members(model: Any, num_members: Any, name: str) -> int:
 
 def _count(value: Any, name: str, low: int, high: int | None = None) -> int:
     """An int (Python or numpy, never a bool) in ``[low, high]``, else a ValueError."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        ok = False
-    else:
-        ok = low <= value and (high is None or value <= high)
+    ok = is_int(value) and low <= value and (high is None or value <= high)
     if not ok:
         bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ValueError(f"{name} must be an int {bounds}, got {value!r}")

@@ -183,7 +183,7 @@ def test_predict_checks_its_inputs():
         bel.predict(model, np.ones((3, 5)))
     with pytest.raises(ValueError, match=r"predict expects numeric inputs of shape \[N, features"):
         bel.predict(model, np.ones(2))
-    with pytest.raises(ValueError, match=r"flax\.nnx\.Module, got int"):
+    with pytest.raises(ValueError, match=r"flax\.nnx\.Module, got builtins\.int"):
         bel.predict(3, X)
 
 
