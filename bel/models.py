@@ -14,6 +14,7 @@ import jax
 from flax import nnx
 
 from bel._checks import as_rngs
+from bel.layers.common import lecun_normal_2d
 
 __all__ = ["mlp", "cnn", "global_average"]
 
@@ -72,5 +73,7 @@ def cnn(
     sizes = [in_channels, *channels]
     layers: list[Any] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers += [nnx.Conv(a, b, (3, 3), strides=1 if i == 0 else 2, rngs=rngs), nnx.relu]
+        stride = 1 if i == 0 else 2  # flax's default kernel draw, compiled fast (lecun_normal_2d)
+        conv = nnx.Conv(a, b, (3, 3), strides=stride, kernel_init=lecun_normal_2d, rngs=rngs)
+        layers += [conv, nnx.relu]
     return nnx.Sequential(*layers, global_average, nnx.Linear(sizes[-1], out_features, rngs=rngs))

@@ -29,6 +29,7 @@ __all__ = [
     "check_init",
     "check_member_major",
     "draw_factors",
+    "lecun_normal_2d",
     "member_kernels",
     "blockwise",
     "init_ensemble_params",
@@ -51,7 +52,28 @@ class LayerOptions(TypedDict, total=False):
     s_std: float
 
 
-_default_kernel_init = nnx.initializers.lecun_normal()
+def lecun_normal_2d(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+    """flax's default kernel initialiser (LeCun normal), drawn as a matrix and reshaped.
+
+    The draw is bit-identical to ``nnx.initializers.lecun_normal()(key, shape, dtype)`` (the
+    fan-in of ``[..., in, out]`` is that of ``[prod(...)·in, out]`` and the random bits are
+    drawn flat), but XLA on the CPU compiles a random draw of a 4-D shape very slowly (jax
+    0.10.2: 6 s for a 3×3×8×16 convolution kernel, 0.6 s as a 72×16 matrix), so every
+    convolution kernel bel draws goes through this.
+
+    >>> key = jax.random.key(0)
+    >>> flax_kernel = nnx.initializers.lecun_normal()(key, (3, 3, 2, 4))
+    >>> bool((lecun_normal_2d(key, (3, 3, 2, 4)) == flax_kernel).all())
+    True
+    """
+    rows = 1
+    for size in shape[:-1]:
+        rows *= size
+    flat = (rows, shape[-1]) if len(shape) > 2 else tuple(shape)
+    return nnx.initializers.lecun_normal()(key, flat, dtype).reshape(shape)
+
+
+_default_kernel_init = lecun_normal_2d
 _default_bias_init = nnx.initializers.zeros_init()
 
 
