@@ -88,7 +88,6 @@ Progress = Callable[[int, int, str], None]
 Refused = Callable[[str, bool], None]
 _CONTROL_WIDTH = "290px"
 _DESCRIPTION = {"description_width": "72px"}
-_COLUMN = widgets.Layout(flex="0 0 auto", margin="0 8px 0 0")  # keeps its width when rows wrap
 
 
 def _checked(kind: type[widgets.ValueWidget]) -> type[widgets.ValueWidget]:
@@ -336,8 +335,11 @@ class DiversityExplorer:
                     future.result()
                 except Exception as err:  # noqa: BLE001 - reported; compiled on demand later
                     text = str(err).splitlines()[0] if str(err) else ""
-                    self._say(f"Compiling {name}/{job} in advance failed ({type(err).__name__}:"
-                              f" {text[:120]}); it is compiled when needed.", True)  # fmt: skip
+                    # shown now, and by the next redraw (which may come just after)
+                    self._note = (f"Compiling {name}/{job} in advance failed "
+                                  f"({type(err).__name__}: {text[:120]}); it is compiled when "
+                                  "needed.")  # fmt: skip
+                    self._say(self._note, error=True)
                 done += 1
                 step(f"compiling the explorer's programs (once): {done} of {len(names)} …")
 
@@ -441,7 +443,9 @@ class DiversityExplorer:
         wrap = widgets.Layout(flex_flow="row wrap", align_items="flex-start", width="100%")
 
         def column(children: list[widgets.Widget]) -> widgets.VBox:
-            return widgets.VBox(children, layout=_COLUMN)
+            return widgets.VBox(
+                children, layout=widgets.Layout(flex="0 0 auto", margin="0 8px 0 0")
+            )
 
         columns = widgets.HBox(
             [
@@ -463,7 +467,7 @@ class DiversityExplorer:
             [labelled("init", c["init"]), labelled("show", c["view"])], layout=wrap
         )
         picture = widgets.Box(
-            [self.image], layout=widgets.Layout(overflow_x="auto", max_width="100%")
+            [self.image], layout=widgets.Layout(overflow="auto hidden", max_width="100%")
         )
         return widgets.VBox(
             [columns, toggles, self.status, picture], layout=widgets.Layout(max_width="100%")
