@@ -205,7 +205,8 @@ class DiversityExplorer:
       layer: which layer's effective weights to draw (index into ``bel.explorer.model.LAYERS``).
       steps: training steps for the Train button (a multiple of 50, at most 1000).
       progress: ``progress(done, total, text)`` during construction; by default a progress bar
-        under the running notebook cell (nothing outside a kernel).
+        under the running notebook cell (nothing outside a kernel). Pass a function that does
+        nothing to leave no output behind (a web app).
 
     Attributes:
       controls: dict of the ipywidgets controls, keyed as in :data:`CONTROLS` (``"train"`` is a
@@ -270,8 +271,11 @@ class DiversityExplorer:
         self._trained_as: tuple[tuple[str, Settings] | None, int] | None = None
         self._trained_steps = 0
         self._pending: str | None = None  # a task switched to before it was ready
-        with _notebook_progress() as shown:
-            self._prepare(progress or shown)
+        if progress is not None:
+            self._prepare(progress)
+        else:
+            with _notebook_progress() as shown:
+                self._prepare(shown)
         for name, control in self.controls.items():
             if name == "train":
                 control.on_click(lambda _button: self._guarded(self.train))
