@@ -28,9 +28,12 @@ lab: $(STAMP)
 	$(JAX_CACHE) $(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/
 
 # The diversity explorer as a web app: Voila runs apps/explorer.ipynb (a title, three things to try,
-# the panel) and shows its outputs, no code. A kernel idle for 2 minutes with no page connected (the
-# page was closed) is shut down; the jupytext Lab extension (for .py notebooks) stays out of it.
-VOILA_ARGS := --MappingKernelManager.cull_interval=30 --MappingKernelManager.cull_idle_timeout=120 \
+# the panel) and shows its outputs, no code. A kernel idle for EXPLORER_CULL seconds with no page
+# connected (the page was closed) is shut down; the jupytext Lab extension stays out of the page.
+EXPLORER_CULL ?= 120
+EXPLORER_CULL_INTERVAL ?= 30
+VOILA_ARGS := --MappingKernelManager.cull_idle_timeout=$(EXPLORER_CULL) \
+              --MappingKernelManager.cull_interval=$(EXPLORER_CULL_INTERVAL) \
               --MappingKernelManager.cull_connected=False \
               --VoilaConfiguration.extension_denylist="['jupyterlab-jupytext']"
 explorer: $(STAMP)

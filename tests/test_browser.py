@@ -134,10 +134,9 @@ def app(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("app")
     env = scratch_env(scratch)
     port = free_port()
-    cull = ("--MappingKernelManager.cull_idle_timeout=4 --MappingKernelManager.cull_interval=1 "
-            "--Voila.ip=127.0.0.1")  # fmt: skip
     command = ["make", "-s", "-o", ".venv/.installed", "explorer", f"EXPLORER_PORT={port}",
-               f"EXPLORER_ARGS={cull}"]  # fmt: skip
+               "EXPLORER_CULL=4", "EXPLORER_CULL_INTERVAL=1",
+               "EXPLORER_ARGS=--Voila.ip=127.0.0.1"]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     with _server(command, ROOT, env, f"{base}/voila/static/", scratch / "app.log"):
         yield base

@@ -88,7 +88,9 @@ def test_every_prefix_number_is_bel_metrics_on_the_first_members(task, settings)
     evaluation = model.evaluate(task, slots)
     logits = bel.predict(slots, np.concatenate([task.points, task.x]))
     on_points, on_data = logits[:, : len(task.points)], logits[:, len(task.points) :]
-    for members in range(1, MAX_MEMBERS + 1):
+    # a few member counts (each is a new shape for bel.metrics, a compilation): the prefix forms
+    # are held equal to the metrics of every prefix by a property test below
+    for members in (1, 2, 5, MAX_MEMBERS):
         got = evaluation.numbers(members, layer=0)
         sub = model.first_members(task, settings, slots, members)
         cosine = metrics.mean_pairwise_cosine(sub.layers[0].effective_weights())
