@@ -203,7 +203,9 @@ def _drive_the_panel(page, panel, name: str) -> None:
     # changes, so wait for the end state: exactly the explorer's picture for these controls
     panel.get_by_role("button", name="random_sign").first.click()
     _wait_for_change(image, after_members, "switching init to random_sign")
-    expected = DiversityExplorer(members=6, init="random_sign").png
+    reference = DiversityExplorer(members=6, init="random_sign")
+    assert reference.wait_ready(timeout=300)  # its warm-up thread ends inside this test
+    expected = reference.png
     deadline = time.monotonic() + 60
     while _changed(_image_bytes(image), expected) > 0 and time.monotonic() < deadline:
         time.sleep(0.25)

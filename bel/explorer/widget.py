@@ -309,6 +309,8 @@ class DiversityExplorer:
             ):
                 try:
                     self._warm(name, names, None)
+                except Exception as err:  # noqa: BLE001 - e.g. no new threads at interpreter exit
+                    self._failed(name, "/".join(names), err)
                 finally:  # set even after a failure: nobody waits for ever
                     done.set()
                 if done is self._ready[other]:
@@ -338,14 +340,17 @@ class DiversityExplorer:
                 try:
                     future.result()
                 except Exception as err:  # noqa: BLE001 - reported; compiled on demand later
-                    text = str(err).splitlines()[0] if str(err) else ""
-                    # shown now, and by the next redraw (which may come just after)
-                    self._note = (f"Compiling {name}/{job} in advance failed "
-                                  f"({type(err).__name__}: {text[:120]}); it is compiled when "
-                                  "needed.")  # fmt: skip
-                    self._say(self._note, error=True)
+                    self._failed(name, job, err)
                 done += 1
                 step(f"compiling the explorer's programs (once): {done} of {len(names)} …")
+
+    def _failed(self, name: str, job: str, err: Exception) -> None:
+        """A warm-up job failed: say so now, and with the next redraw (which may come just after);
+        what it would have compiled is compiled when first needed."""
+        text = str(err).splitlines()[0] if str(err) else ""
+        self._note = (f"Compiling {name}/{job} in advance failed ({type(err).__name__}: "
+                      f"{text[:120]}); it is compiled when needed.")  # fmt: skip
+        self._say(self._note, error=True)
 
     def _catch_up(self, name: str) -> None:
         """After task ``name`` became ready: draw it if a task switch to it is still waiting."""
@@ -421,7 +426,7 @@ class DiversityExplorer:
         )  # fmt: skip
         c["steps"] = _slider(_IntSlider, "steps", steps, refused, min=CHUNK, max=1000, step=CHUNK)
         c["train"] = widgets.Button(
-            description="Train", icon="play", button_style="primary",
+            description="▶ Train", button_style="primary",  # no icon: its font is on a CDN
             tooltip="train the members on the task (full batch, Adam)",
             layout=widgets.Layout(width="120px"),
         )  # fmt: skip
