@@ -293,19 +293,35 @@ def _watch(page) -> list[str]:
     return problems
 
 
-def _open_app(browser, app: str, width: int):
-    """The app at ``width`` px; returns the page, its problems, the image and the seconds from
-    the request to the first picture."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    problems = _watch(page)
-    start = time.monotonic()
-    page.goto(f"{app}/", timeout=600_000)  # Voila sends the page once the notebook has run
-    image = page.locator("img.widget-image").first
-    page.wait_for_function(
-        "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(timeout=300_000),
-        timeout=300_000,
-    )  # fmt: skip
-    return page, problems, image, time.monotonic() - start
+@contextmanager
+def _app_page(app: str, width: int):
+    """The app at ``width`` px in Chromium: yields the page, its problems (see :func:`_watch`),
+    the panel's image and the seconds from the request to the first picture. Screenshots of the
+    page as it loaded (and as it failed) go to ``tests/artifacts/``."""
+    sync_playwright = require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        try:
+            problems = _watch(page)
+            start = time.monotonic()
+            page.goto(f"{app}/", timeout=600_000)  # Voila sends the page once the app has run
+            image = page.locator("img.widget-image").first
+            page.wait_for_function(
+                "(img) => img.complete && img.naturalWidth > 0",
+                arg=image.element_handle(timeout=300_000), timeout=300_000,
+            )  # fmt: skip
+            seconds = time.monotonic() - start
+            print(f"app at {width} px: first picture {seconds:.1f} s after the request")
+            page.screenshot(path=str(ARTIFACTS / f"app_{width}.png"), full_page=True)
+            yield page, problems, image, seconds
+        except Exception:
+            if not page.is_closed():
+                page.screenshot(path=str(ARTIFACTS / f"app_{width}_failure.png"))
+            raise
+        finally:
+            browser.close()
 
 
 def _kernels(app: str) -> list:
@@ -314,63 +330,42 @@ def _kernels(app: str) -> list:
 
 
 def test_the_app_shows_only_the_panel_and_responds_at_1280_px(app):
-    sync_playwright = require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page, problems, image, seconds = _open_app(browser, app, 1280)
-            print(f"app at 1280 px: first picture {seconds:.1f} s after the request")
-            page.screenshot(path=str(ARTIFACTS / "app_1280.png"), full_page=True)
-            text = page.locator("body").inner_text()
-            assert "BatchEnsemble diversity explorer" in text and "random_sign" in text
-            assert "Exercise" not in text and "%load" not in text and "solutions" not in text
-            assert page.locator("img.widget-image").count() == 1  # the panel's picture only
-            panel = page.locator(".widget-vbox").first
-            _drive_the_panel(page, panel, "app")
-            _no_errors(page.locator("body").inner_text(), problems)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "app_1280_failure.png"))
-            raise
-        finally:
-            browser.close()
+    with _app_page(app, 1280) as (page, problems, image, _):
+        text = page.locator("body").inner_text()
+        assert "BatchEnsemble diversity explorer" in text and "random_sign" in text
+        assert "Exercise" not in text and "%load" not in text and "solutions" not in text
+        assert page.locator("img.widget-image").count() == 1  # the panel's picture only
+        panel = page.locator(".widget-vbox").first
+        _drive_the_panel(page, panel, "app")
+        _no_errors(page.locator("body").inner_text(), problems)
 
 
 def test_the_app_is_usable_at_390_px_and_its_kernel_is_culled_after_the_page_closes(app):
-    sync_playwright = require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page, problems, image, seconds = _open_app(browser, app, 390)
-            print(f"app at 390 px: first picture {seconds:.1f} s after the request")
-            page.screenshot(path=str(ARTIFACTS / "app_390.png"), full_page=True)
-            # the page itself does not scroll sideways: the controls stack, the picture scrolls
-            # inside its own box
-            width = page.evaluate("() => document.documentElement.scrollWidth")
-            assert width <= 390 + 1, f"the page is {width} px wide at 390 px"
-            for slider in page.locator(".widget-slider").all():
-                track = slider.locator(".slider-container").first.bounding_box()
-                assert track is not None and track["width"] >= 100, "a slider's track vanished"
-                assert track["x"] + track["width"] <= 390 + 1, "a slider runs off the screen"
-            clipped = page.evaluate(
-                """() => [...document.querySelectorAll('.widget-label, .widget-label-basic')]
-                    .filter(l => l.offsetParent && l.scrollWidth > l.clientWidth + 1)
-                    .map(l => l.textContent)"""
-            )
-            assert not clipped, f"labels cut short at 390 px: {clipped}"
-            before = _image_bytes(image)
-            members = page.locator(".widget-slider", has_text="members").first
-            members.locator(".noUi-handle").first.focus()
-            page.keyboard.press("ArrowRight")
-            _wait_for_change(image, before, "moving the members slider at 390 px")
-            page.screenshot(path=str(ARTIFACTS / "app_390_members_5.png"), full_page=True)
-            _no_errors(page.locator("body").inner_text(), problems)
-            assert _kernels(app), "no kernel runs while the page is open"
-            page.close()
-            deadline = time.monotonic() + 60
-            while _kernels(app) and time.monotonic() < deadline:
-                time.sleep(1)
-            assert not _kernels(app), "the kernel outlived its page by a minute"
-        finally:
-            browser.close()
+    with _app_page(app, 390) as (page, problems, image, _):
+        # the page itself does not scroll sideways: the controls stack, the picture scrolls
+        # inside its own box
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390 + 1, f"the page is {width} px wide at 390 px"
+        for slider in page.locator(".widget-slider").all():
+            track = slider.locator(".slider-container").first.bounding_box()
+            assert track is not None and track["width"] >= 100, "a slider's track vanished"
+            assert track["x"] + track["width"] <= 390 + 1, "a slider runs off the screen"
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('.widget-label, .widget-label-basic')]
+                .filter(l => l.offsetParent && l.scrollWidth > l.clientWidth + 1)
+                .map(l => l.textContent)"""
+        )
+        assert not clipped, f"labels cut short at 390 px: {clipped}"
+        before = _image_bytes(image)
+        members = page.locator(".widget-slider", has_text="members").first
+        members.locator(".noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        _wait_for_change(image, before, "moving the members slider at 390 px")
+        page.screenshot(path=str(ARTIFACTS / "app_390_members_5.png"), full_page=True)
+        _no_errors(page.locator("body").inner_text(), problems)
+        assert _kernels(app), "no kernel runs while the page is open"
+        page.close()
+    deadline = time.monotonic() + 60
+    while _kernels(app) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not _kernels(app), "the kernel outlived its page by a minute"
