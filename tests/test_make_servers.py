@@ -93,3 +93,4 @@ def test_make_explorer_culls_idle_kernels_and_keeps_the_jupytext_extension_out()
     assert "--MappingKernelManager.cull_idle_timeout=120" in out.stdout
     assert "--MappingKernelManager.cull_connected=False" in out.stdout
     assert "extension_denylist=\"['jupyterlab-jupytext']\"" in out.stdout
+    assert "--template=bel" in out.stdout and "apps/share" in out.stdout
