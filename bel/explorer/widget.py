@@ -360,9 +360,10 @@ class DiversityExplorer:
 
     def _settle(self) -> None:
         """Finish a task switch that is waiting for its task (compiling on demand if needed)."""
-        if self._pending is None:
+        pending = self._pending
+        if pending is None:
             return
-        self._ready[self._pending].wait(WAIT_LIMIT)
+        self._ready[pending].wait(WAIT_LIMIT)
         with self._lock:
             if self._pending is not None:
                 self._guarded(lambda: self._refresh(patience=WAIT_LIMIT))
