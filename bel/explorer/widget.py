@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -271,6 +272,7 @@ class DiversityExplorer:
         self._trained_as: tuple[tuple[str, Settings] | None, int] | None = None
         self._trained_steps = 0
         self._pending: str | None = None  # a task switched to before it was ready
+        self._recent: OrderedDict[tuple[str, Settings], tuple[Any, Evaluation]] = OrderedDict()
         if progress is not None:
             self._prepare(progress)
         else:
@@ -604,12 +606,26 @@ class DiversityExplorer:
                           "seconds): the picture follows.")  # fmt: skip
                 return
             self._pending = None
-            self._slots = model.build(task, settings)
-            self._init = model.evaluate(task, self._slots)
+            self._slots, self._init = self._built(key, task, settings)
             self._key = key
         elif self._trained_as is not None and self._trained_as != (key, settings.members):
             self._forget_training()  # trained for another member count
         self._redraw()
+
+    def _built(self, key: tuple[str, Settings], task: Task, settings: Settings):
+        """The slots and their evaluation for ``key`` (task and settings but the member count),
+        built and evaluated, or taken from the last ``_KEEP`` built (a slider dragged back and
+        forth meets the same settings again)."""
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return self._recent[key]
+        slots = model.build(task, settings)
+        self._recent[key] = slots, model.evaluate(task, slots)
+        if len(self._recent) > self._KEEP:
+            self._recent.popitem(last=False)
+        return self._recent[key]
+
+    _KEEP = 32  # about 150 kB each
 
     def _forget_training(self) -> None:
         self._trained = self._trained_model = self._trained_as = None

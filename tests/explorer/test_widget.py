@@ -62,6 +62,7 @@ def shared() -> DiversityExplorer:
 @pytest.fixture
 def explorer(shared) -> DiversityExplorer:
     """The shared panel, brought back to the state of a new ``DiversityExplorer()``."""
+    shared._recent.clear()  # nothing built by an earlier test is reused
     c = shared.controls
     c["seed"].value = 1  # a new setting drops any training, even one of the default settings
     for name, value in DEFAULTS.items():
