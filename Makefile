@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab explorer explorer-grid test book bench lint notebooks binder-link clean
+.PHONY: lab explorer explorer-grid test test-thorough book bench lint notebooks binder-link clean
 
 # JupyterLab refuses to start as root (a container, CI) unless given --allow-root: add it only for
 # root. Voila's own server starts for root as it is. LAB_ARGS / EXPLORER_ARGS pass extra options.
@@ -30,14 +30,28 @@ LAB_CONFIG    := binder/jupyter_server_config.json
 lab: $(STAMP)
 	$(JAX_CACHE) $(BIN)/jupyter lab $(ALLOW_ROOT) --config=$(LAB_CONFIG) $(LAB_ARGS) notebooks/
 
-# The diversity explorer as a web app: Voila runs notebook 03 and shows its outputs, no code.
+# The diversity explorer as a web app: Voila runs apps/explorer.ipynb (a title, three things to try,
+# the panel) and shows its outputs, no code. A kernel idle for EXPLORER_CULL seconds with no page
+# connected (the page was closed) is shut down; the jupytext Lab extension stays out of the page; the
+# page template is apps/share/voila/templates/bel (Voila's "lab" without style sheets from a CDN).
+EXPLORER_CULL ?= 120
+EXPLORER_CULL_INTERVAL ?= 30
+VOILA_ARGS := --MappingKernelManager.cull_idle_timeout=$(EXPLORER_CULL) \
+              --MappingKernelManager.cull_interval=$(EXPLORER_CULL_INTERVAL) \
+              --MappingKernelManager.cull_connected=False \
+              --VoilaConfiguration.extension_denylist="['jupyterlab-jupytext']" --template=bel
 explorer: $(STAMP)
-	@echo "bel's diversity explorer: http://localhost:$(EXPLORER_PORT)/ (the first load runs notebook 03, about a minute; Ctrl-C stops it)"
-	$(JAX_CACHE) $(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(EXPLORER_ARGS) notebooks/03_diversity_explorer.ipynb
+	@echo "bel's diversity explorer: http://localhost:$(EXPLORER_PORT)/ (the first load compiles, about 10 s; Ctrl-C stops it)"
+	$(JAX_CACHE) JUPYTER_PATH=$(CURDIR)/apps/share$${JUPYTER_PATH:+:$$JUPYTER_PATH} \
+	  $(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(VOILA_ARGS) $(EXPLORER_ARGS) apps/explorer.ipynb
 
 test: $(STAMP) book
-	$(BIN)/ruff check bel tests bench tools notebooks docs
+	$(BIN)/ruff check bel tests bench tools notebooks docs apps
 	$(BIN)/python -m pytest
+
+# The same with ten times as many hypothesis examples per property test (tests/conftest.py).
+test-thorough: $(STAMP) book
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest
 
 # The book: every notebooks/*.ipynb as saved (never executed) and the API from bel's docstrings, as
 # a static site in docs/_build/html (docs/conf.py). -E reads everything afresh (autodoc does not
@@ -63,8 +77,8 @@ notebooks: $(STAMP)
 	$(BIN)/python -m tools.notebooks sync
 
 lint: $(STAMP)
-	$(BIN)/ruff check bel tests bench tools notebooks docs
-	$(BIN)/ruff format --check bel tests bench tools docs
+	$(BIN)/ruff check bel tests bench tools notebooks docs apps
+	$(BIN)/ruff format --check bel tests bench tools docs apps
 
 # Binder links for this repository. README.md keeps OWNER/REPO in its links; this prints the real
 # ones, from `git remote get-url origin`, for every notebooks/*.ipynb.

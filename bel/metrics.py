@@ -825,3 +825,157 @@ def nearest_distance(points: ArrayLike, data: ArrayLike) -> jax.Array:
         )
     dtype = jnp.promote_types(jnp.result_type(p, d), jnp.float32)
     return _nearest_distance(p.astype(dtype), d.astype(dtype))
+
+
+# --------------------------------------------------------------------------------------------------
+# Every prefix of an ensemble at once: the first k members, for k = 1 … E
+#
+# Row k - 1 of each result is the ordinary metric of the first k members (``logits[:k]``), so one
+# compiled program answers "what if the ensemble had only k members?" for every k (the diversity
+# explorer's member slider). Written with the kernels above; tests hold every row equal to the
+# ordinary metric of that prefix.
+
+__all__ += [  # noqa: PLE0605 - the prefix forms, appended to the list above
+    "prefix_ensemble_log_probs",
+    "prefix_mutual_information",
+    "prefix_pairwise_disagreement",
+    "prefix_accuracy",
+    "prefix_mean_pairwise_cosine",
+]
+
+
+def _prefix_mask(e: int) -> jax.Array:
+    """``M[k, i] = 1`` for ``i <= k``, else 0: row ``k`` selects the first ``k + 1`` members."""
+    return jnp.tril(jnp.ones((e, e), bool))
+
+
+def _prefix_sizes(e: int) -> jax.Array:
+    """``[1, 2, …, E]``: the number of members in each prefix."""
+    return jnp.arange(1, e + 1, dtype=jnp.float32)
+
+
+def _prefix_pair_means(matrix: jax.Array, one_member: float) -> jax.Array:
+    """For every prefix: the mean of ``matrix[i, j]`` over ordered pairs ``i ≠ j`` in it, and
+    ``one_member`` for the prefix of one member (no pairs)."""
+    size = _prefix_sizes(matrix.shape[0])
+    total = jnp.diagonal(jnp.cumsum(jnp.cumsum(matrix, axis=0), axis=1))  # Σ_{i,j<k} m[i, j]
+    off_diagonal = total - jnp.cumsum(jnp.diagonal(matrix))
+    return jnp.where(size > 1, off_diagonal / jnp.maximum(size * (size - 1), 1.0), one_member)
+
+
+@jax.jit
+def _prefix_ensemble_log_probs(z: jax.Array) -> jax.Array:
+    log_p = jax.nn.log_softmax(_as_float(z), axis=-1)  # [E, N, C]
+    e = z.shape[0]
+    masked = jnp.where(_prefix_mask(e)[:, :, None, None], log_p[None], -jnp.inf)  # [E, E, N, C]
+    return jax.nn.logsumexp(masked, axis=1) - jnp.log(_prefix_sizes(e))[:, None, None]
+
+
+@jax.jit
+def _prefix_mutual_information(z: jax.Array) -> jax.Array:
+    log_p = jax.nn.log_softmax(_as_float(z), axis=-1)
+    member_entropy = -jnp.sum(_xlogy_terms(jnp.exp(log_p), log_p), axis=-1)  # [E, N]
+    e = z.shape[0]
+    average = _prefix_mask(e).astype(log_p.dtype) / _prefix_sizes(e)[:, None]  # [E, E]
+    expected = jnp.matmul(average, member_entropy, precision=_HIGHEST)  # [E, N]
+    log_mean = _prefix_ensemble_log_probs(z)
+    predictive = -jnp.sum(_xlogy_terms(jnp.exp(log_mean), log_mean), axis=-1)  # [E, N]
+    return jnp.maximum(predictive - expected, 0.0)
+
+
+@jax.jit
+def _prefix_pairwise_disagreement(z: jax.Array) -> jax.Array:
+    pred = jnp.argmax(z, axis=-1)  # [E, N]
+    differ = jnp.mean((pred[:, None, :] != pred[None, :, :]).astype(jnp.float32), axis=-1)
+    return _prefix_pair_means(differ, 0.0)
+
+
+@jax.jit
+def _prefix_accuracy(z: jax.Array, y: jax.Array) -> jax.Array:
+    predicted = jnp.argmax(_prefix_ensemble_log_probs(z), axis=-1)  # [E, N]
+    return jnp.mean((predicted == y[None]).astype(jnp.float32), axis=-1)
+
+
+@jax.jit
+def _prefix_mean_pairwise_cosine(weights: jax.Array) -> jax.Array:
+    return _prefix_pair_means(_cosine_matrix(weights), 1.0)
+
+
+def prefix_ensemble_log_probs(logits: ArrayLike) -> jax.Array:
+    """:func:`ensemble_log_probs` of every prefix of the ensemble, shape ``[E, N, C]``.
+
+    Row ``k − 1`` is ``log p̄_k = log((1/k) Σ_{i<k} p_i)``, the ensemble of the first ``k``
+    members, computed stably (a log-sum-exp over the members in the prefix).
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.log(jnp.array([[[0.8, 0.2]], [[0.4, 0.6]]]))   # E=2 members, N=1 input
+    >>> jnp.exp(metrics.prefix_ensemble_log_probs(logits)).tolist()   # p̄_1 = p_0, p̄_2 = mean
+    [[[0.8, 0.2]], [[0.6, 0.4]]]
+    """
+    return _prefix_ensemble_log_probs(_check_logits(logits, "prefix_ensemble_log_probs"))
+
+
+def prefix_mutual_information(logits: ArrayLike) -> jax.Array:
+    """:func:`mutual_information` of every prefix of the ensemble, per input, shape ``[E, N]``.
+
+    Row ``k − 1`` is ``MI_k(n) = H[p̄_k](n) − (1/k) Σ_{i<k} H[p_i](n)``, clipped at 0 against
+    rounding: the predictive entropy of the first ``k`` members' mean prediction minus the mean of
+    their entropies. The first row (one member) is 0.
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.array([[[9.0, 0.0]], [[0.0, 9.0]], [[0.0, 9.0]]])   # E=3, N=1
+    >>> metrics.prefix_mutual_information(logits).tolist()   # 0; log 2 (minus ~0); a 1:2 split
+    [[0.0], [0.6919], [0.6353]]
+    """
+    return _prefix_mutual_information(_check_logits(logits, "prefix_mutual_information"))
+
+
+def prefix_pairwise_disagreement(logits: ArrayLike) -> jax.Array:
+    """:func:`pairwise_disagreement` of every prefix of the ensemble, shape ``[E]``.
+
+    Entry ``k − 1`` is ``D_k = 1/(k(k−1)) Σ_{i≠j<k} (1/N) Σ_n 1[argmax z_i[n] ≠ argmax z_j[n]]``,
+    over the ordered pairs of the first ``k`` members; 0 for ``k = 1`` (no pairs).
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.array([[[1.0, 0.0], [1.0, 0.0]],
+    ...                     [[1.0, 0.0], [0.0, 1.0]],
+    ...                     [[1.0, 0.0], [0.0, 1.0]]])
+    >>> metrics.prefix_pairwise_disagreement(logits).tolist()   # 0; (0,1) differ on 1 of 2; 1/3
+    [0.0, 0.5, 0.3333]
+    """
+    return _prefix_pairwise_disagreement(_check_logits(logits, "prefix_pairwise_disagreement"))
+
+
+def prefix_accuracy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+    """:func:`accuracy` of every prefix of the ensemble, shape ``[E]``.
+
+    Entry ``k − 1`` is ``(1/N) Σ_n 1[argmax_c p̄_k[n, c] = y_n]``, with ``p̄_k`` the mean
+    prediction of the first ``k`` members (:func:`prefix_ensemble_log_probs`).
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> logits = jnp.log(jnp.array([[[0.4, 0.6], [0.9, 0.1]],
+    ...                             [[0.9, 0.1], [0.9, 0.1]]]))
+    >>> metrics.prefix_accuracy(logits, jnp.array([0, 0])).tolist()   # member 0 alone; both
+    [0.5, 1.0]
+    """
+    z = _check_logits(logits, "prefix_accuracy")
+    return _prefix_accuracy(z, _check_labels(labels, z, "prefix_accuracy"))
+
+
+def prefix_mean_pairwise_cosine(weights: ArrayLike) -> jax.Array:
+    """:func:`mean_pairwise_cosine` of every prefix of the members, shape ``[E]``.
+
+    Entry ``k − 1`` is ``1/(k(k−1)) Σ_{i≠j<k} S[i, j]`` with ``S`` from
+    :func:`weight_cosine_similarity`; 1.0 for ``k = 1`` (one member is identical to itself).
+
+    >>> import jax.numpy as jnp
+    >>> from bel import metrics
+    >>> weights = jnp.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    >>> metrics.prefix_mean_pairwise_cosine(weights).tolist()    # 1; S[0,1] = 0; (0+.7071+.7071)/3
+    [1.0, 0.0, 0.4714]
+    """
+    return _prefix_mean_pairwise_cosine(_check_weights(weights, "prefix_mean_pairwise_cosine"))

@@ -1,10 +1,12 @@
 """The explorer in a real browser: JupyterLab and Voila, headless Chromium, driven through the page.
 
 Starts each server from this virtual environment on a free localhost port, with scratch folders for
-everything it writes (HOME, Jupyter config / data / runtime, Lab settings and workspaces), opens a
-copy of ``notebooks/03_diversity_explorer.ipynb`` in Debian's ``chromium`` (driven by
-``playwright``; never ``playwright install``): in JupyterLab it runs all cells, in Voila the page
-runs the notebook itself. Then it checks that the panel renders, moves the members slider, clicks
+everything it writes (HOME, Jupyter config / data / runtime, Lab settings and workspaces) and the
+session's JAX compilation cache, in Debian's ``chromium`` (driven by ``playwright``; never
+``playwright install``): JupyterLab runs all cells of a copy of
+``notebooks/03_diversity_explorer.ipynb``; ``make explorer`` serves the panel-only app
+(``apps/explorer.ipynb``), opened at 1280 and 390 px, with no failed request or console error.
+Then it checks that the panel renders, moves the members slider, clicks
 ``random_sign`` and Train through the page, and checks that the picture changes (and shows exactly
 the explorer's picture for the state the controls show), with no traceback and no "Error
 displaying widget". Screenshots go to ``tests/artifacts/`` (not committed).
@@ -18,6 +20,7 @@ import base64
 import io
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -124,22 +127,20 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def voila(tmp_path_factory):
-    """A Voila server for the copy of notebook 03 on a free port; stopped at teardown."""
+def app(tmp_path_factory):
+    """``make explorer`` (the panel-only app, apps/explorer.ipynb, in Voila) on a free port, with
+    scratch folders and the session's compilation cache; idle kernels culled after 4 s (instead
+    of 2 minutes) so that the test sees it; stopped at teardown."""
     require_browser()
-    scratch = tmp_path_factory.mktemp("voila")
-    root, env = _scratch(scratch)
+    scratch = tmp_path_factory.mktemp("app")
+    env = scratch_env(scratch)
     port = free_port()
-    command = [
-        str(Path(sys.executable).with_name("voila")),
-        "--no-browser",
-        "--Voila.ip=127.0.0.1",
-        f"--port={port}",
-        NOTEBOOK.name,
-    ]
+    command = ["make", "-s", "-o", ".venv/.installed", "explorer", f"EXPLORER_PORT={port}",
+               "EXPLORER_CULL=4", "EXPLORER_CULL_INTERVAL=1",
+               "EXPLORER_ARGS=--Voila.ip=127.0.0.1"]  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    with _server(command, root, env, f"{base}/voila/static/", scratch / "voila.log"):
-        yield base
+    with _server(command, ROOT, env, f"{base}/voila/static/", scratch / "app.log"):
+        yield base, scratch / "app.log"
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -203,7 +204,9 @@ def _drive_the_panel(page, panel, name: str) -> None:
     # changes, so wait for the end state: exactly the explorer's picture for these controls
     panel.get_by_role("button", name="random_sign").first.click()
     _wait_for_change(image, after_members, "switching init to random_sign")
-    expected = DiversityExplorer(members=6, init="random_sign").png
+    reference = DiversityExplorer(members=6, init="random_sign")
+    assert reference.wait_ready(timeout=300)  # its warm-up thread ends inside this test
+    expected = reference.png
     deadline = time.monotonic() + 60
     while _changed(_image_bytes(image), expected) > 0 and time.monotonic() < deadline:
         time.sleep(0.25)
@@ -281,26 +284,96 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab):
             browser.close()
 
 
-def test_explorer_renders_and_responds_in_voila(voila):
+def _watch(page) -> list[str]:
+    """Everything that went wrong on the page: script errors, console errors, failed requests."""
+    problems: list[str] = []
+    page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
+    return problems
+
+
+@contextmanager
+def _app_page(app: str, width: int):
+    """The app at ``width`` px in Chromium: yields the page, its problems (see :func:`_watch`),
+    the panel's image and the seconds from the request to the first picture. Screenshots of the
+    page as it loaded (and as it failed) go to ``tests/artifacts/``."""
     sync_playwright = require_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)
+        page = browser.new_page(viewport={"width": width, "height": 900})
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            errors: list[str] = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            # Voila runs the whole notebook before it sends the page
-            page.goto(f"{voila}/", timeout=600_000)
-            panel = page.locator(".widget-vbox").first
-            panel.wait_for(timeout=300_000)
-            panel.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "03_voila_page.png"), full_page=False)
-            _no_errors(page.locator("body").inner_text(), errors)
-            _drive_the_panel(page, panel, "voila")
-            _no_errors(page.locator("body").inner_text(), errors)
+            problems = _watch(page)
+            start = time.monotonic()
+            page.goto(f"{app}/", timeout=600_000)  # Voila sends the page once the app has run
+            image = page.locator("img.widget-image").first
+            page.wait_for_function(
+                "(img) => img.complete && img.naturalWidth > 0",
+                arg=image.element_handle(timeout=300_000), timeout=300_000,
+            )  # fmt: skip
+            seconds = time.monotonic() - start
+            print(f"app at {width} px: first picture {seconds:.1f} s after the request")
+            page.screenshot(path=str(ARTIFACTS / f"app_{width}.png"), full_page=True)
+            yield page, problems, image, seconds
         except Exception:
-            page.screenshot(path=str(ARTIFACTS / "03_voila_failure.png"))
+            if not page.is_closed():
+                page.screenshot(path=str(ARTIFACTS / f"app_{width}_failure.png"))
             raise
         finally:
             browser.close()
+
+
+def _kernels_started(log: Path) -> list[str]:
+    """The ids of the kernels the server has started (Voila logs each; its REST API is closed)."""
+    return re.findall(r"Kernel started: ([0-9a-f-]+)", log.read_text())
+
+
+def _culled(log: Path) -> set[str]:
+    """The ids of the kernels the server has culled (jupyter_server logs "Culling … (id) …")."""
+    return set(re.findall(r"Culling .*?\(([0-9a-f-]+)\)", log.read_text()))
+
+
+def test_the_app_shows_only_the_panel_and_responds_at_1280_px(app):
+    with _app_page(app[0], 1280) as (page, problems, image, _):
+        text = page.locator("body").inner_text()
+        assert "BatchEnsemble diversity explorer" in text and "random_sign" in text
+        assert "Exercise" not in text and "%load" not in text and "solutions" not in text
+        assert page.locator("img.widget-image").count() == 1  # the panel's picture only
+        panel = page.locator(".widget-vbox").first
+        _drive_the_panel(page, panel, "app")
+        _no_errors(page.locator("body").inner_text(), problems)
+
+
+def test_the_app_is_usable_at_390_px_and_its_kernel_is_culled_after_the_page_closes(app):
+    base, log = app
+    with _app_page(base, 390) as (page, problems, image, _):
+        # the page itself does not scroll sideways: the controls stack, the picture scrolls
+        # inside its own box
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390 + 1, f"the page is {width} px wide at 390 px"
+        for slider in page.locator(".widget-slider").all():
+            track = slider.locator(".slider-container").first.bounding_box()
+            assert track is not None and track["width"] >= 100, "a slider's track vanished"
+            assert track["x"] + track["width"] <= 390 + 1, "a slider runs off the screen"
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('.widget-label, .widget-label-basic')]
+                .filter(l => l.offsetParent && l.scrollWidth > l.clientWidth + 1)
+                .map(l => l.textContent)"""
+        )
+        assert not clipped, f"labels cut short at 390 px: {clipped}"
+        before = _image_bytes(image)
+        members = page.locator(".widget-slider", has_text="members").first
+        members.locator(".noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        _wait_for_change(image, before, "moving the members slider at 390 px")
+        page.screenshot(path=str(ARTIFACTS / "app_390_members_5.png"), full_page=True)
+        _no_errors(page.locator("body").inner_text(), problems)
+        kernel = _kernels_started(log)[-1]  # this page's
+        assert kernel not in _culled(log)  # kept while the page is open
+        page.close()
+    deadline = time.monotonic() + 60  # culled 4 s after the page closed (EXPLORER_CULL=4)
+    while kernel not in _culled(log) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert kernel in _culled(log), "the kernel outlived its page by a minute"

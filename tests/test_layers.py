@@ -194,7 +194,7 @@ def rounding_bound(layer, y_abs: np.ndarray, *dtypes) -> np.ndarray:
 # the identity: fast path == explicit per-member weights == one ordinary nnx.Linear per member
 
 
-@settings(max_examples=25)
+@settings(max_examples=settings.default.max_examples)
 @given(
     n_in=sizes,
     n_out=sizes,
@@ -795,7 +795,7 @@ def conv_pair(index: int, seed: int):
     return layer, plain
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(index=st.integers(0, len(CONV_POOL) - 1), seed=st.integers(0, 2**16))
 def test_batchensemble_conv_equals_one_ordinary_conv_per_member(index, seed):
     _, _, _, _, _, c_in, c_out, size, num_members, batch, dtypes, use_bias = CONV_POOL[index]
@@ -819,7 +819,7 @@ def test_batchensemble_conv_equals_one_ordinary_conv_per_member(index, seed):
         assert_within(y[k], expected, 40 * eps * scale, f"member {k}, pool entry {index}")
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=settings.default.max_examples // 4, deadline=None)
 @given(index=st.integers(0, len(CONV_POOL) - 1))
 def test_naive_ensemble_conv_member_k_is_an_ordinary_conv(index):
     ks, strides, padding, kd, idl, c_in, c_out, size, num_members = CONV_POOL[index][:9]

@@ -42,7 +42,7 @@ members_st = st.sampled_from([1, 3])
 # add_member
 
 
-@settings(max_examples=6)
+@settings(max_examples=settings.default.max_examples // 4)
 @given(sizes=sizes_st, E=members_st, seed=st.integers(0, 100))
 def test_add_member_appends_a_row_and_leaves_everything_else_bit_identical(sizes, E, seed):
     model = be_mlp(sizes, E, seed)
@@ -122,7 +122,7 @@ def test_layers_that_disagree_are_refused():
 # member / set_member
 
 
-@settings(max_examples=6)
+@settings(max_examples=settings.default.max_examples // 4)
 @given(sizes=sizes_st, E=members_st, data=st.data())
 def test_member_k_computes_what_member_k_of_the_model_computes(sizes, E, data):
     k = data.draw(st.integers(0, E - 1))
@@ -205,7 +205,7 @@ def test_set_member_refuses_what_does_not_fit():
 # parameter_cost, tasks, accuracies
 
 
-@settings(max_examples=6)
+@settings(max_examples=settings.default.max_examples // 4)
 @given(sizes=sizes_st)
 def test_parameter_cost_matches_the_formula(sizes):
     cost = lifelong.parameter_cost(be_mlp(sizes, 3))

@@ -68,18 +68,29 @@ def test_allow_root_is_passed_to_jupyterlab_only_for_root():
     assert ("--allow-root" in out.stdout) == (os.geteuid() == 0), out.stdout
 
 
-def test_make_explorer_prints_its_address_and_serves_the_explorer(tmp_path):
+def test_make_explorer_prints_its_address_and_serves_the_explorer_app(tmp_path):
     port = free_port()
     page = _serve(
         ["explorer", f"EXPLORER_PORT={port}", "EXPLORER_ARGS=--Voila.ip=127.0.0.1"],
         scratch_env(tmp_path),
         f"http://127.0.0.1:{port}/",
         tmp_path / "explorer.log",
-        timeout=600,  # the page is sent once notebook 03 has run
+        timeout=600,  # the page is sent once apps/explorer.ipynb has run
     )
     log = (tmp_path / "explorer.log").read_text()
     assert f"http://localhost:{port}/" in log.splitlines()[0]
-    assert "<title>03_diversity_explorer</title>" in page
+    assert "<title>explorer</title>" in page
+    assert "BatchEnsemble diversity explorer" in page
     assert "application/vnd.jupyter.widget-view+json" in page  # the live panel
     # a cell that failed would show its traceback, or Voila's note that a cell failed
     assert "Traceback" not in page and "There was an error when executing cell" not in page
+
+
+def test_make_explorer_culls_idle_kernels_and_keeps_the_jupytext_extension_out():
+    out = subprocess.run(["make", "-n", "-o", ".venv/.installed", "explorer"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert "apps/explorer.ipynb" in out.stdout
+    assert "--MappingKernelManager.cull_idle_timeout=120" in out.stdout
+    assert "--MappingKernelManager.cull_connected=False" in out.stdout
+    assert "extension_denylist=\"['jupyterlab-jupytext']\"" in out.stdout
+    assert "--template=bel" in out.stdout and "apps/share" in out.stdout

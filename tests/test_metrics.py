@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from bel import metrics
 
-FAST = settings(max_examples=30, deadline=None)
+FAST = settings(max_examples=settings.default.max_examples, deadline=None)
 
 # --------------------------------------------------------------------------------------------------
 # Hand-computed examples. Logits are log-probabilities, so each member's softmax is the table below.
@@ -677,7 +677,7 @@ def test_new_functions_work_under_jit():
 # nearest_distance
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=settings.default.max_examples, deadline=None)
 @given(
     st.integers(1, 300),
     st.integers(1, 20),

@@ -6,11 +6,18 @@ import pytest
 
 from tools.notebooks import NOTEBOOKS, execute, inputs, stems
 
-NAMES = stems()
+from support import jax_cache
+
+NAMES = stems()  # tests/test_book.py checks that there are some
 
 
-def test_there_are_notebooks():
-    assert NAMES, "notebooks/ holds no notebook"
+@pytest.fixture(scope="module", autouse=True)
+def _shared_compilation_cache():
+    """The kernels started here share the session's JAX compilation cache (tests/support.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JAX_COMPILATION_CACHE_DIR", str(jax_cache()))
+        patch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        yield
 
 
 @pytest.mark.parametrize("name", NAMES)

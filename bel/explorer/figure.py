@@ -11,15 +11,19 @@ Drawing text is what makes a matplotlib redraw slow, so the static parts (axes, 
 colour bars) are drawn once per task into a background, and an update restores that background
 and draws only the artists whose data change on top of it ("blitting"). White covers hide the
 columns of inactive members. ``figure.savefig`` draws everything the ordinary way and gives the
-same picture.
+same picture. Even so, the few texts that change (the title, the values beside the bars) were most
+of an update's time; each one drawn is kept as pixels, keyed by its string, its place and the
+pixels it was drawn over, and pasted back when the same text comes again on the same pixels.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import matplotlib.style
@@ -33,6 +37,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 from PIL import Image as PILImage
 
 from bel.explorer.model import LAYERS, MAX_MEMBERS, Evaluation, Task
@@ -73,13 +79,39 @@ _WEIGHTS_Y, _MEMBERS_Y = 0.765, 0.575
 _BOTTOM_Y, _BOTTOM_H = 0.065, 0.405
 
 
+# rcParams that are no matter of style (matplotlib's own style sheets leave them alone too)
+_NOT_STYLE = ("backend", "interactive", "toolbar", "timezone", "webagg.", "tk.", "date.epoch",
+              "savefig.directory", "figure.max_open_warning", "figure.raise_window",
+              "docstring.hardcopy")  # fmt: skip
+
+
+@cache
+def _house_params() -> dict[str, Any]:
+    """matplotlib's defaults plus the house style (:mod:`bel.plots.style`), computed once."""
+    house = ["default", {**style.RC, "figure.constrained_layout.use": False}]
+    with matplotlib.style.context(house):
+        params = dict(dict.items(matplotlib.rcParams))  # the validated values, as they are
+    return {k: v for k, v in params.items() if not k.startswith(_NOT_STYLE)}
+
+
 @contextmanager
 def _house() -> Iterator[None]:
     """matplotlib's defaults plus the house style, whatever the caller's own rcParams: the
-    picture is the same in every process (the axes are placed by hand: no layout engine)."""
-    with matplotlib.style.context(
-        ["default", {**style.RC, "figure.constrained_layout.use": False}]
-    ):
+    picture is the same in every process (the axes are placed by hand: no layout engine).
+
+    Only the parameters that differ from the house's are set (and restored) here: setting all
+    of them, as ``matplotlib.style.context`` does, took a tenth of every update.
+    """
+    current = matplotlib.rcParams
+    different = {
+        k: v
+        for k, v in _house_params().items()
+        if (now := dict.get(current, k)) is not v and bool(now != v)
+    }
+    if not different:
+        yield
+        return
+    with matplotlib.rc_context(different):
         yield
 
 
@@ -326,6 +358,7 @@ class ExplorerFigure:
         self.tasks: dict[str, _TaskArtists] = {}
         self.shown: str | None = None
         self._backgrounds: dict[str, Any] = {}  # per task: the static parts, drawn once
+        self._texts: dict[tuple, Any] = {}  # drawn texts, pasted again (see _draw_text)
 
     def _init_numbers(self) -> None:
         """Four small axes, one number each (init and trained bars), values written beside."""
@@ -467,6 +500,24 @@ class ExplorerFigure:
             for thing, visible in hidden + shown_axes:
                 thing.set_visible(visible)
 
+    def _draw_text(self, text: Text, renderer: Any) -> None:
+        """Draw ``text``, or paste the pixels of the same text drawn before on the same pixels
+        (the same picture, pixel for pixel: the key holds everything the drawing depends on)."""
+        box = Bbox.intersection(text.get_window_extent(renderer).padded(2), self.fig.bbox)
+        if not text.get_text() or box is None:
+            text.draw(renderer)
+            return
+        under = np.asarray(self.canvas.copy_from_bbox(box))
+        key = (id(text), text.get_text(), box.bounds, hashlib.blake2b(under.tobytes()).digest())
+        pixels = self._texts.get(key)
+        if pixels is None:
+            text.draw(renderer)
+            if len(self._texts) >= 2048:  # a bound on memory (a few MB); refilled as needed
+                self._texts.clear()
+            self._texts[key] = self.canvas.copy_from_bbox(box)
+        else:
+            self.canvas.restore_region(pixels)
+
     def _all_dynamic(self) -> list[Artist]:
         return self.tasks[self.shown].dynamic + self.dynamic
 
@@ -485,7 +536,10 @@ class ExplorerFigure:
         for artist in self._all_dynamic():
             ax = artist.axes
             if artist.get_visible() and (ax is None or ax.get_visible()):
-                artist.draw(renderer)
+                if isinstance(artist, Text):
+                    self._draw_text(artist, renderer)
+                else:
+                    artist.draw(renderer)
         width, height = self.canvas.get_width_height()
         picture = PILImage.frombuffer(
             "RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1

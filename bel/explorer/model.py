@@ -50,6 +50,7 @@ __all__ = [
     "train",
     "warm_up",
     "warm_up_jobs",
+    "FIRST_PICTURE",
 ]
 
 MAX_MEMBERS = 8
@@ -343,49 +344,34 @@ class Evaluation:
         }
 
 
-def _prefix_means(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """For every prefix ``E``: the sum of ``matrix[:E, :E]`` and the sum of its diagonal."""
-    return jnp.diagonal(jnp.cumsum(jnp.cumsum(matrix, 0), 1)), jnp.cumsum(jnp.diagonal(matrix))
-
-
 @partial(jax.jit, static_argnames=("graphdef", "classify"))
 def _evaluate(graphdef, state, points, x, y, classify):
-    """Every number for every prefix ``E`` at once: ``prefix[E-1, i]`` is ``1/E`` for ``i < E``,
-    so ``prefix @ v`` is the mean of the first ``E`` members' ``v`` (the formulas of
-    :mod:`bel.metrics`, evaluated for all prefixes; tests check them against bel.metrics)."""
+    """Every number for every prefix ``E`` at once, from :mod:`bel.metrics`' prefix forms
+    (``prefix_*``: row ``E - 1`` is the ordinary metric of the first ``E`` members), in one
+    compiled program. The regression's spread and RMSE use ``average[E - 1, i] = 1/E`` for
+    ``i < E``: ``average @ v`` is the mean of the first ``E`` members' ``v``."""
     model = nnx.merge(graphdef, state)
     m = MAX_MEMBERS
-    size = jnp.arange(1, m + 1, dtype=jnp.float32)  # E for each prefix
-    prefix = jnp.tril(jnp.ones((m, m))) / size[:, None]
-    pairs = jnp.maximum(size * (size - 1), 1.0)  # ordered pairs of distinct members
     weights = tuple(layer.effective_weights() for layer in model.layers[::2])
-    cosine = []
-    for w in weights:
-        total, diagonal = _prefix_means(metrics.weight_cosine_similarity(w))
-        cosine.append(jnp.where(size > 1, (total - diagonal) / pairs, 1.0))
+    cosine = jnp.stack([metrics.prefix_mean_pairwise_cosine(w) for w in weights], axis=1)
     out = untile(model(tile(jnp.concatenate([points, x]), m)), m)  # [M, P + N, out]
     on_points, on_data = out[:, : points.shape[0]], out[:, points.shape[0] :]
-    result = {"effective_weights": weights, "cosine": jnp.stack(cosine, axis=1)}
+    result = {"effective_weights": weights, "cosine": cosine}
     if classify:
-        probs = metrics.member_probs(on_points)  # [M, P, C]
-        mean = jnp.einsum("ei,ipc->epc", prefix, probs)  # the ensemble of each prefix
-        entropy = -jnp.sum(jnp.where(probs > 0, probs * jnp.log(probs), 0.0), axis=-1)
-        mean_entropy = -jnp.sum(jnp.where(mean > 0, mean * jnp.log(mean), 0.0), axis=-1)
-        mi = jnp.maximum(mean_entropy - prefix @ entropy, 0.0)  # [M, P]
-        predicted = jnp.argmax(on_points, axis=-1)
-        differ = jnp.mean(predicted[:, None] != predicted[None, :], axis=-1)  # [M, M]
-        on_data_mean = jnp.einsum("ei,inc->enc", prefix, metrics.member_probs(on_data))
+        mi = metrics.prefix_mutual_information(on_points)  # [M, P]
         return result | {
-            "outputs": probs[..., 1],
+            "outputs": metrics.member_probs(on_points)[..., 1],
             "uncertainty": mi,
-            "disagreement": _prefix_means(differ)[0] / pairs,
+            "disagreement": metrics.prefix_pairwise_disagreement(on_points),
             "mutual_information": mi.mean(axis=1),
-            "score": jnp.mean(jnp.argmax(on_data_mean, axis=-1) == y[None], axis=1),
+            "score": metrics.prefix_accuracy(on_data, y),
         }
+    size = jnp.arange(1, m + 1, dtype=jnp.float32)
+    average = jnp.tril(jnp.ones((m, m))) / size[:, None]
     values = on_points[..., 0]  # [M, P]
-    mean = prefix @ values
-    spread = jnp.sqrt(jnp.einsum("ei,eip->ep", prefix, (values[None] - mean[:, None]) ** 2))
-    on_data_mean = jnp.einsum("ei,in->en", prefix, on_data[..., 0])
+    mean = average @ values
+    spread = jnp.sqrt(jnp.einsum("ei,eip->ep", average, (values[None] - mean[:, None]) ** 2))
+    on_data_mean = average @ on_data[..., 0]
     return result | {
         "outputs": values,
         "uncertainty": spread,
@@ -474,12 +460,21 @@ def _ignore(done: int, loss: float) -> None:
     """The callback when none is given: with one, bel.fit always runs in chunks of ``CHUNK``."""
 
 
-def warm_up_jobs(task: Task) -> list[Callable[[], None]]:
-    """The independent pieces of :func:`warm_up`, to run side by side (e.g. in threads).
+#: The warm-up jobs of :func:`warm_up_jobs` that the first picture of a task needs (building with
+#: the default settings, evaluating); the others (``"build_fresh"``, ``"train"``) can come later.
+FIRST_PICTURE = ("build", "evaluate")
 
-    Building compiles bel's random draws (eagerly, per shape); evaluating and training compile
-    their programs on a network of zeros of the right structure, so they need not wait for the
-    random draws.
+
+def warm_up_jobs(task: Task) -> dict[str, Callable[[], object]]:
+    """The independent pieces of :func:`warm_up`, by name, to run side by side (e.g. in threads).
+
+    ``"build"``: building with the default settings compiles bel's random draws (eagerly, per
+    shape); ``"build_fresh"``: random signs and a freshly drawn ``W`` compile draws of their own;
+    ``"evaluate"`` and ``"train"`` compile their programs on a network of zeros of the right
+    structure, so they need not wait for the random draws.
+
+    >>> sorted(warm_up_jobs(make_task("moons")))
+    ['build', 'build_fresh', 'evaluate', 'train']
     """
     _check_task(task, "warm_up_jobs")
 
@@ -488,19 +483,13 @@ def warm_up_jobs(task: Task) -> list[Callable[[], None]]:
         leaves = [np.zeros(shape, np.float32) for shape in shapes]
         return nnx.merge(graphdef, jax.tree.unflatten(structure, leaves))
 
-    def building() -> None:
-        build(task, Settings())
-
-    def building_fresh() -> None:  # random signs and a freshly drawn W compile their own draws
-        build(task, Settings(init="random_sign", use_base_weights=False))
-
-    def evaluating() -> None:
-        evaluate(task, zeros())
-
-    def training() -> None:
-        train(task, zeros(), MAX_MEMBERS, CHUNK)
-
-    return [building, building_fresh, evaluating, training]
+    fresh = Settings(init="random_sign", use_base_weights=False)
+    return {  # each returns what it computed; a warm-up only keeps the compiled programs
+        "build": lambda: build(task, Settings()),
+        "build_fresh": lambda: build(task, fresh),
+        "evaluate": lambda: evaluate(task, zeros()),
+        "train": lambda: train(task, zeros(), MAX_MEMBERS, CHUNK),
+    }
 
 
 def warm_up(task: Task) -> None:
@@ -509,5 +498,5 @@ def warm_up(task: Task) -> None:
 
     >>> warm_up(make_task("gap"))
     """
-    for job in warm_up_jobs(task):
+    for job in warm_up_jobs(task).values():
         job()

@@ -6,26 +6,52 @@ assignment returns. Updates are serialised with a lock, because ipykernel 7 may 
 messages on a second thread while another update still runs; a change that a newer one has
 overtaken is not drawn at all, and the newest always is. An error never escapes into a traceback:
 the panel shows a short message and stays usable.
+
+The one exception to "up to date when the assignment returns": a task switch while that task is
+still compiling in the background waits at most ``SWITCH_WAIT`` seconds, then shows a message and
+returns; the background draws the new task as soon as it can. :attr:`DiversityExplorer.numbers`,
+:meth:`~DiversityExplorer.report`, :meth:`~DiversityExplorer.train`,
+:meth:`~DiversityExplorer.model` and :meth:`~DiversityExplorer.wait_ready` first finish such a
+switch, so code always reads the state the controls show. No wait lasts longer than
+``WAIT_LIMIT`` seconds: after that (or when the background compilation failed) the caller compiles
+what it needs itself.
 """
 
 from __future__ import annotations
 
 import base64
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 
 from bel.explorer import model
 from bel.explorer.figure import WIDTH, ExplorerFigure
-from bel.explorer.model import CHUNK, LAYERS, MAX_MEMBERS, TASKS, Evaluation, Settings, Task
+from bel.explorer.model import (
+    CHUNK,
+    FIRST_PICTURE,
+    LAYERS,
+    MAX_MEMBERS,
+    TASKS,
+    Evaluation,
+    Settings,
+    Task,
+)
 from bel.plots import style
 
-__all__ = ["DiversityExplorer", "CONTROLS"]
+__all__ = ["DiversityExplorer", "CONTROLS", "SWITCH_WAIT", "WAIT_LIMIT"]
+
+#: Seconds a task switch waits for its task's background compilation before it shows a message
+#: and returns (the new task is drawn when it is ready).
+SWITCH_WAIT = 0.5
+#: Seconds any wait for the background lasts at most; then the caller compiles on its own.
+WAIT_LIMIT = 120.0
 
 #: The controls of the explorer, in display order (keys of :attr:`DiversityExplorer.controls`).
 CONTROLS = (
@@ -46,6 +72,7 @@ CONTROLS = (
 _SETTINGS = ("members", "init", "r_mean", "r_std", "s_mean", "s_std", "seed", "use_base_weights")
 _VIEWS = (("at initialisation", "init"), ("after training", "trained"))
 _TASKS = (("classification: two moons", "moons"), ("regression with a gap", "gap"))
+_TASK_NAMES = {value: label for label, value in _TASKS}
 _LABELS = {  # key of Evaluation.numbers -> label in report()
     "disagreement": "pairwise disagreement (share of the grid)",
     "mutual_information": "mutual information (nats, grid mean)",
@@ -59,13 +86,60 @@ _LABELS = {  # key of Evaluation.numbers -> label in report()
 Progress = Callable[[int, int, str], None]
 
 
-def _slider(kind, description: str, value, **options) -> widgets.Widget:
+Refused = Callable[[str, bool], None]
+_CONTROL_WIDTH = "290px"
+_DESCRIPTION = {"description_width": "72px"}
+
+
+def _checked(kind: type[widgets.ValueWidget]) -> type[widgets.ValueWidget]:
+    """``kind`` (an ipywidgets control class) whose value check never raises.
+
+    A value set from code that the control cannot take is reported to ``refused(text, error)``
+    instead of raising: a slider keeps its nearest allowed value (reported with ``error=False``,
+    shown by the next redraw), a choice keeps its current one (``error=True``, shown at once).
+    The check is traitlets' public ``@validate("value")``, wrapping the control's own.
+    """
+
+    class Checked(kind):
+        def __init__(self, *, name: str, refused: Refused, **kwargs: Any):
+            self._control_name, self._refused = name, refused
+            super().__init__(**kwargs)
+
+        @traitlets.validate("value")
+        def _validate_value(self, proposal: dict[str, Any]) -> Any:
+            value, name = proposal["value"], self._control_name
+            low, high = getattr(self, "min", None), getattr(self, "max", None)
+            if low is not None and isinstance(value, int | float) and not low <= value <= high:
+                self._refused(f"{name} must be in [{low}, {high}], got {value!r}: "
+                              "using the nearest", False)  # fmt: skip
+            own = getattr(super(), "_validate_value", None)  # the control's own check
+            try:
+                return own(proposal) if own is not None else value
+            except Exception as err:  # noqa: BLE001 - traitlets' TraitError, or a TypeError
+                options = getattr(self, "options", ())
+                allowed = [o[1] if isinstance(o, tuple) else o for o in options]
+                self._refused(f"{name} must be one of {allowed}, got {value!r}: kept "
+                              f"{self.value!r} ({type(err).__name__})", True)  # fmt: skip
+                return self.value
+
+    Checked.__name__ = Checked.__qualname__ = kind.__name__
+    return Checked
+
+
+_IntSlider, _FloatSlider = _checked(widgets.IntSlider), _checked(widgets.FloatSlider)
+_Dropdown, _ToggleButtons = _checked(widgets.Dropdown), _checked(widgets.ToggleButtons)
+_Checkbox = _checked(widgets.Checkbox)
+
+
+def _slider(kind, name: str, value, refused: Refused, **options) -> widgets.Widget:
     return kind(
+        name=name,
+        refused=refused,
         value=value,
-        description=description,
+        description=name,
         continuous_update=True,
-        style={"description_width": "72px"},
-        layout=widgets.Layout(width="290px"),
+        style=_DESCRIPTION,
+        layout=widgets.Layout(width=_CONTROL_WIDTH),
         **options,
     )
 
@@ -132,7 +206,8 @@ class DiversityExplorer:
       layer: which layer's effective weights to draw (index into ``bel.explorer.model.LAYERS``).
       steps: training steps for the Train button (a multiple of 50, at most 1000).
       progress: ``progress(done, total, text)`` during construction; by default a progress bar
-        under the running notebook cell (nothing outside a kernel).
+        under the running notebook cell (nothing outside a kernel). Pass a function that does
+        nothing to leave no output behind (a web app).
 
     Attributes:
       controls: dict of the ipywidgets controls, keyed as in :data:`CONTROLS` (``"train"`` is a
@@ -173,7 +248,8 @@ class DiversityExplorer:
         self.figure = self._figure.fig
         # shown 1:1 (never scaled down), so that its text has the size the figure was made with
         self.image = widgets.Image(
-            format="png", layout=widgets.Layout(width=f"{round(WIDTH * style.DPI)}px")
+            format="png",
+            layout=widgets.Layout(width=f"{round(WIDTH * style.DPI)}px", flex="0 0 auto"),
         )
         self.status = widgets.HTML()
         self.progress = widgets.IntProgress(
@@ -195,8 +271,13 @@ class DiversityExplorer:
         self._trained_model: Any = None
         self._trained_as: tuple[tuple[str, Settings] | None, int] | None = None
         self._trained_steps = 0
-        with _notebook_progress() as shown:
-            self._prepare(progress or shown)
+        self._pending: str | None = None  # a task switched to before it was ready
+        self._recent: OrderedDict[tuple[str, Settings], tuple[Any, Evaluation]] = OrderedDict()
+        if progress is not None:
+            self._prepare(progress)
+        else:
+            with _notebook_progress() as shown:
+                self._prepare(shown)
         for name, control in self.controls.items():
             if name == "train":
                 control.on_click(lambda _button: self._guarded(self.train))
@@ -205,72 +286,98 @@ class DiversityExplorer:
         self._guarded(self._refresh)
 
     def _prepare(self, progress: Progress | None) -> None:
-        """Compile what the shown task needs to draw, and draw it once; the rest in the background.
+        """Compile what the shown task needs for its first picture; the rest in the background.
 
         The compilations run two at a time (XLA compiles outside Python's lock). The panel is
-        usable as soon as the shown task can be built and evaluated; its training program and the
-        other task compile on a background thread while the learner reads. A Train press or a
-        task switch before that has finished waits for it (with a message). :meth:`wait_ready`
-        waits for everything.
+        usable as soon as the shown task can be built and evaluated. A background thread then
+        compiles, in this order, the other task's first picture (so that a task switch is
+        quick), the shown task's random signs / fresh ``W`` and training program, and the other
+        task's. A job that fails there is reported in the panel's message line and its event is
+        set all the same: whoever waits for it then compiles what it needs itself.
+        :meth:`wait_ready` waits for everything.
         """
         first = self.controls["task"].value
-        self._ready = {name: threading.Event() for name in TASKS}
-        self._trainable = {name: threading.Event() for name in TASKS}
-        later = self._warm(first, progress)
-        others = [name for name in TASKS if name != first]
+        other = next(name for name in TASKS if name != first)
+        self._ready = {name: threading.Event() for name in TASKS}  # first picture compiled
+        self._trainable = {name: threading.Event() for name in TASKS}  # everything compiled
+        self._warm(first, FIRST_PICTURE, progress)
+        self._ready[first].set()
 
         def rest() -> None:
-            for job in later:
-                job()
-            self._trainable[first].set()
-            for name in others:
-                for job in self._warm(name, None, draw=False):
-                    job()
-                self._trainable[name].set()
+            for name, names, done in (
+                (other, FIRST_PICTURE, self._ready[other]),
+                (first, self._LATER, self._trainable[first]),
+                (other, self._LATER, self._trainable[other]),
+            ):
+                try:
+                    self._warm(name, names, None)
+                except Exception as err:  # noqa: BLE001 - e.g. no new threads at interpreter exit
+                    self._failed(name, "/".join(names), err)
+                finally:  # set even after a failure: nobody waits for ever
+                    done.set()
+                if done is self._ready[other]:
+                    self._catch_up(other)
 
         # Not a daemon: the interpreter waits for it at exit (killing XLA mid-compile aborts).
-        self._background = threading.Thread(target=rest)
+        self._background = threading.Thread(target=rest, name="bel-explorer-warm-up")
         self._background.start()
 
-    def _warm(
-        self, name: str, progress: Progress | None, draw: bool = True
-    ) -> list[Callable[[], None]]:
-        """Compile building and evaluating for task ``name`` (and draw it once, with ``draw``).
+    #: the warm-up jobs a task needs beyond its first picture
+    _LATER = ("build_fresh", "train")
 
-        Returns the warm-ups that the first picture does not need (training, random signs and a
-        fresh W), to run later.
-        """
-        task = model.make_task(name)
-        jobs = model.warm_up_jobs(task)
-        later = [job for job in jobs if job.__name__ in ("training", "building_fresh")]
-        jobs = [job for job in jobs if job not in later]
-        total, done = len(jobs) + 1, 0
+    def _warm(self, name: str, names: tuple[str, ...], progress: Progress | None) -> None:
+        """Run the warm-up jobs ``names`` of task ``name`` (two at a time); a job that fails is
+        reported as a short message (the program is then compiled when first needed)."""
+        jobs = model.warm_up_jobs(model.make_task(name))
+        done = 0
 
         def step(text: str) -> None:
             if progress is not None:
-                progress(done, total, text)
+                progress(done, len(names), text)
 
         step("compiling the explorer's programs (once) …")
         with ThreadPoolExecutor(2) as pool:
-            for future in as_completed([pool.submit(job) for job in jobs]):
-                future.result()
+            futures = {job: pool.submit(jobs[job]) for job in names}
+            for job, future in futures.items():
+                try:
+                    future.result()
+                except Exception as err:  # noqa: BLE001 - reported; compiled on demand later
+                    self._failed(name, job, err)
                 done += 1
-                step(f"compiling the explorer's programs (once): {done} of {len(jobs)} …")
-        start = self.settings
-        evaluation = model.evaluate(task, model.build(task, start))
-        self._ready[name].set()
-        if draw:
-            numbers = evaluation.numbers(start.members)
-            self._figure.update(task, evaluation, start.members, 1, (numbers, numbers), "")
-            self._figure.render()
-        done += 1
-        step("ready")
-        return later
+                step(f"compiling the explorer's programs (once): {done} of {len(names)} …")
+
+    def _failed(self, name: str, job: str, err: Exception) -> None:
+        """A warm-up job failed: say so now, and with the next redraw (which may come just after);
+        what it would have compiled is compiled when first needed."""
+        text = str(err).splitlines()[0] if str(err) else ""
+        self._note = (f"Compiling {name}/{job} in advance failed ({type(err).__name__}: "
+                      f"{text[:120]}); it is compiled when needed.")  # fmt: skip
+        self._say(self._note, error=True)
+
+    def _catch_up(self, name: str) -> None:
+        """After task ``name`` became ready: draw it if a task switch to it is still waiting."""
+        with self._lock:  # the switch sets _pending under the lock: no change is missed
+            if self._pending == name:
+                self._guarded(self._refresh)
+
+    def _settle(self) -> None:
+        """Finish a task switch that is waiting for its task (compiling on demand if needed)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._ready[pending].wait(WAIT_LIMIT)
+        with self._lock:
+            if self._pending is not None:
+                self._guarded(lambda: self._refresh(patience=WAIT_LIMIT))
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Wait until every task's programs are compiled; True when they are."""
+        """Wait until every task's programs are compiled (or their compilation failed) and the
+        picture shows the controls' state; True when that is so within ``timeout`` seconds."""
         self._background.join(timeout)
-        return not self._background.is_alive()
+        if self._background.is_alive():
+            return False
+        self._settle()
+        return True
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """``display(explorer)``: the live panel, with the current picture as a static fallback.
@@ -291,85 +398,92 @@ class DiversityExplorer:
     # controls and layout
 
     def _make_controls(self, task: str, s: Settings, layer: int, steps: int) -> None:
+        refused = self._refused
+        width = widgets.Layout(width=_CONTROL_WIDTH)
         c: dict[str, widgets.Widget] = {}
-        c["task"] = widgets.Dropdown(
-            options=_TASKS, value=task, description="task", style={"description_width": "72px"},
-            layout=widgets.Layout(width="290px"),
+        c["task"] = _Dropdown(
+            name="task", refused=refused, options=_TASKS, value=task, description="task",
+            style=_DESCRIPTION, layout=width,
         )  # fmt: skip
-        c["members"] = _slider(widgets.IntSlider, "members", s.members, min=1, max=MAX_MEMBERS)
-        c["init"] = widgets.ToggleButtons(
-            options=["normal", "random_sign"], value=s.init, style={"button_width": "110px"},
+        c["members"] = _slider(_IntSlider, "members", s.members, refused, min=1, max=MAX_MEMBERS)
+        c["init"] = _ToggleButtons(
+            name="init", refused=refused, options=["normal", "random_sign"], value=s.init,
+            style={"button_width": "110px"},
             tooltips=["r ~ N(r_mean, r_std²), s ~ N(s_mean, s_std²)", "every entry ±1"],
         )  # fmt: skip
-        c["seed"] = _slider(widgets.IntSlider, "seed", s.seed, min=0, max=99)
+        c["seed"] = _slider(_IntSlider, "seed", s.seed, refused, min=0, max=99)
         c["seed"].continuous_update = False  # a seed is no continuous quantity: update on release
         for name, value in (("r_mean", s.r_mean), ("s_mean", s.s_mean)):
-            c[name] = _slider(widgets.FloatSlider, name, value, min=-2.0, max=2.0, step=0.05)
+            c[name] = _slider(_FloatSlider, name, value, refused, min=-2.0, max=2.0, step=0.05)
         for name, value in (("r_std", s.r_std), ("s_std", s.s_std)):
-            c[name] = _slider(widgets.FloatSlider, name, value, min=0.0, max=1.5, step=0.05)
-        c["use_base_weights"] = widgets.Checkbox(
-            value=s.use_base_weights, description="use_base_weights",
+            c[name] = _slider(_FloatSlider, name, value, refused, min=0.0, max=1.5, step=0.05)
+        c["use_base_weights"] = _Checkbox(
+            name="use_base_weights", refused=refused, value=s.use_base_weights,
+            description="use_base_weights",
             tooltip="checked: the shared W is the base MLP's kernel; unchecked: a fresh W",
-            indent=False, layout=widgets.Layout(width="290px"),
+            indent=False, layout=width,
         )  # fmt: skip
-        c["layer"] = widgets.Dropdown(
-            options=[(name, i) for i, name in enumerate(LAYERS)], value=layer,
-            description="heatmaps", style={"description_width": "72px"},
-            layout=widgets.Layout(width="290px"),
+        c["layer"] = _Dropdown(
+            name="layer", refused=refused, options=[(name, i) for i, name in enumerate(LAYERS)],
+            value=layer, description="heatmaps", style=_DESCRIPTION, layout=width,
         )  # fmt: skip
-        c["steps"] = _slider(widgets.IntSlider, "steps", steps, min=CHUNK, max=1000, step=CHUNK)
+        c["steps"] = _slider(_IntSlider, "steps", steps, refused, min=CHUNK, max=1000, step=CHUNK)
         c["train"] = widgets.Button(
-            description="Train", icon="play", button_style="primary",
+            description="▶ Train", button_style="primary",  # no icon: its font is on a CDN
             tooltip="train the members on the task (full batch, Adam)",
             layout=widgets.Layout(width="120px"),
         )  # fmt: skip
-        c["view"] = widgets.ToggleButtons(
-            options=_VIEWS, value="init", style={"button_width": "120px"},
+        c["view"] = _ToggleButtons(
+            name="view", refused=refused, options=_VIEWS, value="init",
+            style={"button_width": "120px"},
         )  # fmt: skip
         self.controls = {name: c[name] for name in CONTROLS}
-        for name, control in self.controls.items():
-            if name != "train":
-                self._guard_values(name, control)
 
-    def _guard_values(self, name: str, control: widgets.Widget) -> None:
-        """A value set from code that the control cannot take becomes a short message: a slider
-        keeps its nearest allowed value, a choice keeps its current one (no exception)."""
-        original = control._trait_validators.get("value")  # the control's own check
-
-        def check(owner: widgets.Widget, proposal: Any) -> Any:
-            value = proposal["value"]
-            low, high = getattr(owner, "min", None), getattr(owner, "max", None)
-            if low is not None and isinstance(value, int | float) and not low <= value <= high:
-                self._note = f"{name} must be in [{low}, {high}], got {value!r}: using the nearest"
-            try:
-                return original(owner, proposal) if original is not None else value
-            except Exception as err:  # noqa: BLE001 - traitlets' TraitError, or a TypeError
-                options = getattr(owner, "options", ())
-                allowed = [o[1] if isinstance(o, tuple) else o for o in options]
-                self._say(f"{name} must be one of {allowed}, got {value!r}: kept "
-                          f"{owner.value!r} ({type(err).__name__})", error=True)  # fmt: skip
-                return owner.value
-
-        control._register_validator(check, ("value",))
+    def _refused(self, text: str, error: bool) -> None:
+        """A control refused a value set from code: say so now (``error``) or with the next
+        redraw (a slider that kept its nearest value redraws at once)."""
+        if error:
+            self._say(text, error=True)
+        else:
+            self._note = text
 
     def _layout(self) -> widgets.Widget:
+        """Three columns of controls side by side, stacked when the page is narrow (a phone):
+        every row wraps instead of squeezing its controls; the picture keeps its size (its text
+        stays legible) and scrolls sideways inside its own box when the page is narrower."""
         c = self.controls
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="flex-start", width="100%")
+
+        def column(children: list[widgets.Widget]) -> widgets.VBox:
+            return widgets.VBox(
+                children, layout=widgets.Layout(flex="0 0 auto", margin="0 8px 0 0")
+            )
+
         columns = widgets.HBox(
             [
-                widgets.VBox([c["task"], c["members"], c["seed"], c["use_base_weights"]]),
-                widgets.VBox([c["r_mean"], c["r_std"], c["s_mean"], c["s_std"]]),
-                widgets.VBox([c["layer"], c["steps"], widgets.HBox([c["train"]]), self.progress]),
-            ]
+                column([c["task"], c["members"], c["seed"], c["use_base_weights"]]),
+                column([c["r_mean"], c["r_std"], c["s_mean"], c["s_std"]]),
+                column([c["layer"], c["steps"], widgets.HBox([c["train"]]), self.progress]),
+            ],
+            layout=wrap,
         )
 
-        def label(text: str) -> widgets.HTML:
-            return widgets.HTML(
+        def labelled(text: str, control: widgets.Widget) -> widgets.HBox:
+            label = widgets.HTML(
                 f"<div style='text-align:right; padding-right:8px'>{text}</div>",
                 layout=widgets.Layout(width="80px"),
             )
+            return widgets.HBox([label, control], layout=widgets.Layout(flex="0 0 auto"))
 
-        toggles = widgets.HBox([label("init"), c["init"], label("show"), c["view"]])
-        return widgets.VBox([columns, toggles, self.status, self.image])
+        toggles = widgets.HBox(
+            [labelled("init", c["init"]), labelled("show", c["view"])], layout=wrap
+        )
+        picture = widgets.Box(
+            [self.image], layout=widgets.Layout(overflow="auto hidden", max_width="100%")
+        )
+        return widgets.VBox(
+            [columns, toggles, self.status, picture], layout=widgets.Layout(max_width="100%")
+        )
 
     # ---------------------------------------------------------------------------------------------
     # state read from the controls
@@ -388,6 +502,7 @@ class DiversityExplorer:
     def numbers(self) -> dict[str, dict[str, float] | None]:
         """``{"init": {...}, "trained": {...} or None}``: the numbers shown (see
         :meth:`bel.explorer.model.Evaluation.numbers`; ``cosine`` is for the layer shown)."""
+        self._settle()
         layer, members = self.controls["layer"].value, self.controls["members"].value
         with self._lock:
             init, trained = self._init, self._trained
@@ -427,6 +542,7 @@ class DiversityExplorer:
         """
         if view not in ("init", "trained"):
             raise ValueError(f"view must be 'init' or 'trained', got {view!r}")
+        self._settle()
         with self._lock:
             slots = self._slots if view == "init" else self._trained_model
         if slots is None:
@@ -469,8 +585,13 @@ class DiversityExplorer:
             if generation == self._generation:
                 self._guarded(self._refresh)
 
-    def _refresh(self) -> None:
-        """Bring the members, the picture and the numbers up to date with every control."""
+    def _refresh(self, patience: float = SWITCH_WAIT) -> None:
+        """Bring the members, the picture and the numbers up to date with every control.
+
+        A task whose first picture is still compiling in the background is waited for at most
+        ``patience`` seconds; then a message says so and the background draws the task when it
+        is ready (:meth:`_catch_up`). After ``WAIT_LIMIT`` the program is compiled here.
+        """
         settings, task = self.settings, self.task
         key = (task.name, settings.replace(members=1))  # everything but the member count
         for name in ("r_mean", "r_std", "s_mean", "s_std"):
@@ -478,15 +599,33 @@ class DiversityExplorer:
         if key != self._key:
             self._key = self._slots = self._init = None
             self._forget_training()
-            if not self._ready[task.name].is_set():
-                self._say(f"Preparing the {task.name} task (compiling once, a few seconds) …")
-                self._ready[task.name].wait()
-            self._slots = model.build(task, settings)
-            self._init = model.evaluate(task, self._slots)
+            ready = self._ready[task.name]
+            if not ready.wait(patience) and patience < WAIT_LIMIT:
+                self._pending = task.name
+                self._say(f"Preparing the {_TASK_NAMES[task.name]} task (compiling once, a few "
+                          "seconds): the picture follows.")  # fmt: skip
+                return
+            self._pending = None
+            self._slots, self._init = self._built(key, task, settings)
             self._key = key
         elif self._trained_as is not None and self._trained_as != (key, settings.members):
             self._forget_training()  # trained for another member count
         self._redraw()
+
+    def _built(self, key: tuple[str, Settings], task: Task, settings: Settings):
+        """The slots and their evaluation for ``key`` (task and settings but the member count),
+        built and evaluated, or taken from the last ``_KEEP`` built (a slider dragged back and
+        forth meets the same settings again)."""
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return self._recent[key]
+        slots = model.build(task, settings)
+        self._recent[key] = slots, model.evaluate(task, slots)
+        if len(self._recent) > self._KEEP:
+            self._recent.popitem(last=False)
+        return self._recent[key]
+
+    _KEEP = 32  # about 150 kB each
 
     def _forget_training(self) -> None:
         self._trained = self._trained_model = self._trained_as = None
@@ -542,7 +681,7 @@ class DiversityExplorer:
         """Train the members for ``controls["steps"]`` steps from the initialisation shown, with
         progress in :attr:`progress`; then show the trained state (``view = "trained"``)."""
         with self._lock:
-            self._refresh()
+            self._refresh(patience=WAIT_LIMIT)
             self._train()
 
     def _train(self) -> None:
@@ -561,7 +700,7 @@ class DiversityExplorer:
 
         if not self._trainable[task.name].is_set():
             self._say("Compiling the training program (once, a few seconds) …")
-            self._trainable[task.name].wait()
+            self._trainable[task.name].wait(WAIT_LIMIT)  # then it compiles in model.train
         try:
             trained, losses = model.train(task, self._slots, settings.members, steps, report)
         finally:

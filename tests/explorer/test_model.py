@@ -10,6 +10,8 @@ import jax
 import numpy as np
 import pytest
 from flax import nnx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bel
 from bel import metrics
@@ -86,7 +88,9 @@ def test_every_prefix_number_is_bel_metrics_on_the_first_members(task, settings)
     evaluation = model.evaluate(task, slots)
     logits = bel.predict(slots, np.concatenate([task.points, task.x]))
     on_points, on_data = logits[:, : len(task.points)], logits[:, len(task.points) :]
-    for members in range(1, MAX_MEMBERS + 1):
+    # a few member counts (each is a new shape for bel.metrics, a compilation): the prefix forms
+    # are held equal to the metrics of every prefix by a property test below
+    for members in (1, 2, 5, MAX_MEMBERS):
         got = evaluation.numbers(members, layer=0)
         sub = model.first_members(task, settings, slots, members)
         cosine = metrics.mean_pairwise_cosine(sub.layers[0].effective_weights())
@@ -194,3 +198,41 @@ def test_import_bel_leaves_the_explorer_alone_and_the_model_draws_nothing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+# bel.metrics' prefix forms, which the explorer's numbers come from: row k - 1 is the ordinary
+# metric of the first k members. Shapes from a small fixed pool (each new shape compiles).
+LOGIT_SHAPES = [(8, 5, 2), (3, 7, 3)]
+
+
+@settings(deadline=None)
+@given(shape=st.sampled_from(LOGIT_SHAPES), seed=st.integers(0, 2**32 - 1),
+       scale=st.sampled_from([0.1, 3.0, 30.0]))  # fmt: skip
+def test_the_prefix_forms_are_the_metrics_of_each_prefix(shape, seed, scale):
+    rng = np.random.default_rng(seed)
+    logits = (scale * rng.standard_normal(shape)).astype(np.float32)
+    labels = rng.integers(0, shape[2], shape[1])
+    weights = rng.standard_normal((shape[0], 4, 3)).astype(np.float32)
+    mi = np.asarray(metrics.prefix_mutual_information(logits))
+    log_p = np.asarray(metrics.prefix_ensemble_log_probs(logits))
+    disagreement = np.asarray(metrics.prefix_pairwise_disagreement(logits))
+    accuracy = np.asarray(metrics.prefix_accuracy(logits, labels))
+    cosine = np.asarray(metrics.prefix_mean_pairwise_cosine(weights))
+    for k in range(1, shape[0] + 1):
+        z = logits[:k]
+        np.testing.assert_allclose(mi[k - 1], metrics.mutual_information(z), atol=2e-5)
+        np.testing.assert_allclose(log_p[k - 1], metrics.ensemble_log_probs(z), atol=2e-5)
+        assert disagreement[k - 1] == pytest.approx(float(metrics.pairwise_disagreement(z)))
+        assert accuracy[k - 1] == pytest.approx(float(metrics.accuracy(z, labels)))
+        assert cosine[k - 1] == pytest.approx(
+            float(metrics.mean_pairwise_cosine(weights[:k])), abs=1e-5
+        )
+
+
+def test_the_prefix_forms_check_their_arguments():
+    with pytest.raises(ValueError, match="prefix_mutual_information expects logits of shape"):
+        metrics.prefix_mutual_information(np.zeros(3))
+    with pytest.raises(ValueError, match="prefix_accuracy expects one label per input"):
+        metrics.prefix_accuracy(np.zeros((2, 3, 2)), np.zeros(4, int))
+    with pytest.raises(ValueError, match="prefix_mean_pairwise_cosine expects weights"):
+        metrics.prefix_mean_pairwise_cosine(np.zeros(3))

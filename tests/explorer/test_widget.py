@@ -14,7 +14,8 @@ from PIL import Image
 
 import bel
 from bel.explorer import model
-from bel.explorer.widget import CONTROLS, DiversityExplorer
+from bel.explorer.model import Settings
+from bel.explorer.widget import CONTROLS, SWITCH_WAIT, DiversityExplorer
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -34,9 +35,41 @@ def healthy(explorer: DiversityExplorer) -> None:
     assert "Could not" not in explorer.status.value and "Traceback" not in explorer.status.value
 
 
+DEFAULTS = {"task": "moons", "members": 4, "init": "normal", "seed": 0, "r_mean": 1.0,
+            "r_std": 0.5, "s_mean": 1.0, "s_std": 0.5, "use_base_weights": True, "layer": 1,
+            "steps": 300, "view": "init"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _join_warm_ups():
+    """Every explorer's background warm-up has ended when its test ends (none leaks into the
+    next test, and an exception in one would fail this test)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "bel-explorer-warm-up":
+            thread.join(timeout=300)
+            assert not thread.is_alive(), "an explorer's warm-up did not end"
+
+
+@pytest.fixture(scope="module")
+def shared() -> DiversityExplorer:
+    """One panel for the tests of this module that only drive it (building one costs seconds)."""
+    explorer = DiversityExplorer()
+    assert explorer.wait_ready(timeout=300)
+    return explorer
+
+
 @pytest.fixture
-def explorer() -> DiversityExplorer:
-    return DiversityExplorer()
+def explorer(shared) -> DiversityExplorer:
+    """The shared panel, brought back to the state of a new ``DiversityExplorer()``."""
+    shared._recent.clear()  # nothing built by an earlier test is reused
+    c = shared.controls
+    c["seed"].value = 1  # a new setting drops any training, even one of the default settings
+    for name, value in DEFAULTS.items():
+        c[name].value = value
+    assert shared.settings == Settings() and not shared.trained and shared.task.name == "moons"
+    assert "ready" in shared.status.value
+    return shared
 
 
 def test_the_panel_has_every_control_a_figure_and_a_widget(explorer):
@@ -197,8 +230,9 @@ def test_asking_for_the_trained_view_before_training_says_so(explorer):
     assert changed(before, explorer.png) == 0.0
 
 
-def test_the_regression_task_trains_and_shrinks_the_spread_on_the_data():
-    explorer = DiversityExplorer(task="gap", steps=200)
+def test_the_regression_task_trains_and_shrinks_the_spread_on_the_data(explorer):
+    explorer.controls["task"].value = "gap"
+    explorer.controls["steps"].value = 200
     explorer.train()
     healthy(explorer)
     init, trained = explorer.numbers["init"], explorer.numbers["trained"]
@@ -250,9 +284,9 @@ def test_changes_from_several_threads_at_once_end_showing_the_last_state(explore
 
 @pytest.mark.parametrize("task", ["moons", "gap"])
 @pytest.mark.parametrize("members", [1, 8])
-def test_every_combination_shows_a_result_or_a_short_message(task, members):
-    explorer = DiversityExplorer(task=task, members=members)
+def test_every_combination_shows_a_result_or_a_short_message(explorer, task, members):
     c = explorer.controls
+    c["task"].value, c["members"].value = task, members
     for init in ("normal", "random_sign"):
         c["init"].value = init
         for r_mean, std, s_mean in ((0.0, 0.0, 0.0), (-2.0, 1.5, 2.0), (2.0, 1.5, 2.0)):
@@ -322,18 +356,91 @@ def test_bad_arguments_are_rejected(options, match):
         DiversityExplorer(**options)
 
 
-def test_a_task_switch_before_the_background_warm_up_ends_waits_for_it():
-    explorer = DiversityExplorer(members=3)  # the gap task is still compiling in the background
+def _warm_up_jobs_that(monkeypatch, change) -> None:
+    """Replace each warm-up job ``job`` of task ``name`` by ``change(name, job_name, job)``."""
+    jobs = model.warm_up_jobs
+
+    def changed_jobs(task):
+        return {name: change(task.name, name, job) for name, job in jobs(task).items()}
+
+    monkeypatch.setattr(model, "warm_up_jobs", changed_jobs)
+
+
+def _gap_waits_for(release: threading.Event):
+    def change(task, name, job):
+        if task != "gap":
+            return job
+        return lambda: release.wait(60) and job()  # a compilation that takes long
+
+    return change
+
+
+def test_a_task_switch_while_that_task_compiles_returns_at_once_and_draws_it_when_ready(
+    monkeypatch,
+):
+    release = threading.Event()
+    _warm_up_jobs_that(monkeypatch, _gap_waits_for(release))
+    explorer = DiversityExplorer(members=3)
+    before = explorer.png
+    start = time.perf_counter()
     explorer.controls["task"].value = "gap"
-    assert explorer.task.name == "gap" and explorer.numbers["init"] is not None
-    healthy(explorer)
+    assert time.perf_counter() - start < SWITCH_WAIT + 0.5  # the learner's panel is not blocked
+    assert "Preparing the regression with a gap task" in explorer.status.value
+    assert explorer.png == before and "Could not" not in explorer.status.value
+    release.set()  # the background finishes the gap task and draws it
     assert explorer.wait_ready(timeout=300)
+    healthy(explorer)
+    assert "ready" in explorer.status.value and explorer.task.name == "gap"
+    assert changed(before, explorer.png) > 0.02
+    fresh = DiversityExplorer(task="gap", members=3)
+    assert explorer.numbers == fresh.numbers and changed(explorer.png, fresh.png) == 0.0
+
+
+def test_code_that_reads_right_after_a_task_switch_reads_the_new_task(monkeypatch):
+    release = threading.Event()
+    _warm_up_jobs_that(monkeypatch, _gap_waits_for(release))
+    explorer = DiversityExplorer()
+    explorer.controls["task"].value = "gap"
+    threading.Timer(1.0, release.set).start()
+    assert set(explorer.numbers["init"]) == {"spread_data", "spread_off_data", "cosine", "rmse"}
+    assert explorer.report().startswith("regression with a gap")
+    healthy(explorer)
+
+
+def test_a_failed_background_warm_up_is_a_message_and_everything_compiles_when_needed(
+    monkeypatch,
+):
+    def change(task, name, job):
+        if task == "moons" and name in model.FIRST_PICTURE:
+            return job  # the first picture compiles in the foreground
+
+        def broken():
+            raise RuntimeError(f"simulated failure of {task}/{name}\nsecond line")
+
+        return broken
+
+    _warm_up_jobs_that(monkeypatch, change)
+    explorer = DiversityExplorer(members=2)
+    assert explorer.wait_ready(timeout=300)  # every wait ends, although nothing was compiled
+    assert "in advance failed (RuntimeError: simulated failure" in explorer.status.value
+    assert "second line" not in explorer.status.value and len(explorer.status.value) < 300
+    c = explorer.controls
+    c["steps"].value = 50
+    c["train"].click()  # its program was never compiled in advance: compiled now
+    healthy(explorer)
+    assert explorer.trained
+    c["task"].value = "gap"  # the gap task was never compiled in advance: it is now
+    explorer.wait_ready(timeout=300)
+    healthy(explorer)
+    assert explorer.task.name == "gap" and "ready" in explorer.status.value
+    c["init"].value = "random_sign"
+    healthy(explorer)
 
 
 def test_construction_reports_progress_and_nothing_compiles_afterwards():
     steps = []
     explorer = DiversityExplorer(progress=lambda done, total, text: steps.append((done, total)))
-    assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1] > 2
+    assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1] == len(model.FIRST_PICTURE)
     assert explorer.wait_ready(timeout=300), "the other task did not finish compiling"
     compiles = []
 
