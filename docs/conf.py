@@ -52,6 +52,7 @@ BOOK_API = DOCS / "api"
 
 REPOSITORY = os.environ.get("BEL_REPOSITORY", "").strip() or "OWNER/REPO"
 BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD"
+APP = "apps/explorer.ipynb"  # the explorer as a Voila app: `make explorer`, the Binder urlpath
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 LOCAL_BINDER_BADGE = "/_static/binder-badge.svg"  # "/": relative to this folder
 COLAB = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main"
@@ -219,8 +220,8 @@ def _launch_note(name: str) -> str:
 This page shows the notebook as it was saved: each widget panel appears as the static picture it
 last drew and does not react. To interact, run it with a live kernel:
 
-- **in your browser, as an app** (Voilà on Binder, only the panels and the text):
-  [open {name} in Voilà]({BINDER}?urlpath=voila/render/notebooks/{name}.ipynb);
+- **in your browser, as an app** (Voilà on Binder, only the panel):
+  [open the explorer app in Voilà]({BINDER}?urlpath=voila/render/{APP});
 - **in your browser, as a notebook** (JupyterLab on Binder):
   [open {name} in JupyterLab]({BINDER}?labpath=notebooks/{name}.ipynb);
 - **on your machine**, from a clone of the repository: `make explorer` opens the explorer as an
@@ -511,7 +512,7 @@ def _launch_buttons(app, pagename, templatename, context, doctree) -> None:
                     "text": "Binder (Voilà app)",
                     "tooltip": "Launch the interactive panels on Binder with Voilà",
                     "icon": "_static/images/logo_binder.svg",
-                    "url": f"{BINDER}?urlpath=voila/render/notebooks/{name}.ipynb",
+                    "url": f"{BINDER}?urlpath=voila/render/{APP}",
                 }
             )
 

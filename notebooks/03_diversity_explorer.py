@@ -17,7 +17,7 @@
 # # 03 · The diversity explorer: when do BatchEnsemble members disagree?
 #
 # [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?labpath=notebooks/03_diversity_explorer.ipynb)
-# · [the explorer alone, as a web app (Voila)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?urlpath=voila/render/notebooks/03_diversity_explorer.ipynb)
+# · [the explorer alone, as a web app (Voila)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD?urlpath=voila/render/apps/explorer.ipynb)
 #
 # An ensemble only helps if its members differ. BatchEnsemble members (Wen, Tran & Ba, ICLR 2020,
 # [arXiv:2002.06715v2](https://arxiv.org/abs/2002.06715v2)) share one weight $W$ and differ only

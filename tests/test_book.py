@@ -119,7 +119,7 @@ def test_solutions_go_after_the_exercises_and_launch_note_after_the_title(tmp_pa
     assert "widgets" not in out["metadata"]
     assert out["cells"][2]["outputs"] == [widget]  # the progress bar is left out, the picture kept
     assert conf.LOCAL_BINDER_BADGE in texts[0] and "badge_logo.svg" not in texts[0]
-    assert "make explorer" in texts[1] and "voila/render/notebooks/07_demo.ipynb" in texts[1]
+    assert "make explorer" in texts[1] and f"voila/render/{conf.APP}" in texts[1]
     solutions_at = next(i for i, t in enumerate(texts) if t.startswith("## Solutions"))
     assert texts[solutions_at - 1].startswith("### Exercise 1")
     assert texts[solutions_at + 1].startswith("## What you have seen")
@@ -252,7 +252,7 @@ def test_every_notebook_has_a_page_with_its_figures_and_solutions(book, notebook
     installs = 'find_spec("bel")' in first_code and "pip" in first_code
     assert (f"{COLAB}/notebooks/{notebook.name}" in text) == installs
     if _has_widgets(nb):
-        assert f"{BINDER}?urlpath=voila/render/notebooks/{notebook.name}" in text
+        assert f"{BINDER}?urlpath=voila/render/apps/explorer.ipynb" in text
         assert "make explorer" in re.sub(r"<[^>]+>", "", text)
 
 
