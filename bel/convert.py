@@ -198,7 +198,7 @@ class Description:
 
     @property
     def what(self) -> str:
-        """What the model is: ``"BatchEnsemble of 4 members"``, ``"single model"``, ..."""
+        """The kind of model, e.g. ``"BatchEnsemble of 4 members"`` or ``"single model"``."""
         kinds = {row.type for row in self.rows if row.per_member}
         if not kinds:
             return "single model"

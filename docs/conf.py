@@ -380,11 +380,21 @@ Generated from bel's docstrings; the `>>>` examples are run as doctests by the t
 """
 
 
+def _documented_elsewhere(name: str) -> bool:
+    """A module whose public classes and functions all say they live in its package (bel.layers'
+    linear, conv and layout: they are documented once, as ``bel.layers.NAME``)."""
+    module = importlib.import_module(name)
+    public = [getattr(module, n) for n in getattr(module, "__all__", ())]
+    homes = {getattr(obj, "__module__", name) for obj in public if callable(obj)}
+    return homes == {name.rpartition(".")[0]}
+
+
 def _bel_modules() -> list[str]:
     found = [
         info.name
         for info in pkgutil.walk_packages(bel.__path__, "bel.")
         if not any(part.startswith("_") for part in info.name.split("."))
+        and not _documented_elsewhere(info.name)
     ]
     return sorted(found)
 

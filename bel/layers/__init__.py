@@ -18,6 +18,8 @@ the one initialiser), :mod:`~bel.layers.linear`, :mod:`~bel.layers.conv` and
 :func:`member_weights`). Every name is importable from ``bel.layers`` itself.
 """
 
+from inspect import isfunction
+
 from bel.layers.common import INITS, FastWeight, Init, LayerOptions
 from bel.layers.conv import BatchEnsembleConv, NaiveEnsembleConv
 from bel.layers.layout import ENSEMBLE_LAYERS, member_weights, num_members, tile, untile
@@ -38,3 +40,11 @@ __all__ = [
     "Init",
     "LayerOptions",
 ]
+
+# Every public class and function is documented, pickled and reached as ``bel.layers.NAME``:
+# where it lives inside the package is an implementation detail.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or isfunction(_obj):  # not the constants and typing aliases
+        _obj.__module__ = __name__
+del _name, _obj

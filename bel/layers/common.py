@@ -20,11 +20,8 @@ from flax import nnx
 
 from bel._checks import check_at_least, check_choice, qualname
 
+# FastWeight, INITS, Init and LayerOptions are public as bel.layers.NAME (documented there once).
 __all__ = [
-    "FastWeight",
-    "INITS",
-    "Init",
-    "LayerOptions",
     "check_base_layer",
     "check_init",
     "check_member_major",
