@@ -37,9 +37,8 @@
 # **Prerequisites.** Notebooks [`02_batchensemble_vs_naive`](02_batchensemble_vs_naive.ipynb)
 # (the scores: accuracy, NLL, ECE, disagreement, mutual information) and
 # [`06_digits_under_shift`](06_digits_under_shift.ipynb) (the digits, OOD detection by AUROC).
-# **Run time:** measured 111–164 s of wall-clock time (47–53 s of CPU time) over four runs on a
-# 2-core CPU shared with five other jobs (load ≈ 11), where notebook 06 took 150 s; expect about
-# 20–25 s on a quiet 2-core laptop CPU. The last cell prints this run's time.
+# **Run time:** about 25 s on a quiet 2-core CPU (estimated: measured 30 s on a 2-core CPU shared
+# with another job); most of it is compiling each kind of model once, not training.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
