@@ -37,8 +37,8 @@
 # **Prerequisites.** Notebooks [`02_batchensemble_vs_naive`](02_batchensemble_vs_naive.ipynb)
 # (the scores: accuracy, NLL, ECE, disagreement, mutual information) and
 # [`06_digits_under_shift`](06_digits_under_shift.ipynb) (the digits, OOD detection by AUROC).
-# **Run time:** about 25 s on a quiet 2-core CPU (estimated: measured 30 s on a 2-core CPU shared
-# with another job); most of it is compiling each kind of model once, not training.
+# **Run time:** about 25 s on a quiet 2-core CPU (estimated), 30–37 s measured on a 2-core CPU
+# shared with other jobs; most of it is compiling each kind of model once, not training.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
