@@ -148,9 +148,10 @@ notice(
 #   (random signs), the mean of the members' losses as the objective, and probabilities averaged
 #   at test time. Its authors find the members "weak individually, but powerful collectively".
 #
-# The notebooks of this course show the same split. Notebook 02 (two moons, 2-D) measured
-# "away from the data" as *far* from every training point, and found BatchEnsemble's members
-# disagreeing less there than independent networks, on average over its seeds. Notebook 06
+# The notebooks of this course show the same split. Notebook 02 (two moons and a 1-D
+# regression) measured "away from the data" *far* from every training point: there
+# BatchEnsemble's members spread less than independent networks on the regression, and on the
+# moons their disagreement showed no measurable difference from the naive members'. Notebook 06
 # (digits) measured it on digits the models never saw, and found BatchEnsemble's members
 # disagreeing more. Notebook 03 watched BatchEnsemble's members alone spread out off the data of a
 # regression, with no naive ensemble to compare with. The next section tests whether the *kind*
