@@ -439,9 +439,7 @@ def seed_verdict(
         )
     first = gap.verdict == "better"
     winner, loser = (names[0], names[1]) if first else (names[1], names[0])
-    won = seed_gap(a, b, higher_is_better=higher_is_better)
-    if not first:
-        won = seed_gap(b, a, higher_is_better=higher_is_better)
+    won = gap if first else seed_gap(b, a, higher_is_better=higher_is_better)
     how = " in every seed" if won.every_seed else f", ahead in {won.wins} of {won.seeds} seeds"
     mean_w, mean_l = f"{means[winner]:.{digits}f}", f"{means[loser]:.{digits}f}"
     return f"{winner} ({mean_w}) is {better} than {loser} ({mean_l}){how}"
