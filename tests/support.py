@@ -10,6 +10,8 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,29 @@ def require_browser():
 def launch(playwright):
     """Debian's Chromium, headless, started by ``playwright``."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # screenshots of browser tests
+
+
+@contextmanager
+def browser_page(width: int, height: int, failure_png: str) -> Iterator:
+    """A Chromium page ``width`` × ``height`` px (a skip, or a failure under CI=true, without
+    Chromium); if the block raises, the page's screenshot goes to ``tests/artifacts/FAILURE_PNG``.
+    The browser is always closed."""
+    sync_playwright = require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        try:
+            yield page
+        except Exception:
+            if not page.is_closed():
+                page.screenshot(path=str(ARTIFACTS / failure_png))
+            raise
+        finally:
+            browser.close()
 
 
 def free_port() -> int:

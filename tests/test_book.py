@@ -36,7 +36,7 @@ import pytest
 
 import bel
 
-from support import launch, require_browser, scratch_env
+from support import browser_page, launch, require_browser, scratch_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "docs" / "_build" / "html"
@@ -702,18 +702,8 @@ REPLAY_PAGE = "notebooks/03_diversity_explorer.html"
 def _browser_page(server: str, width: int, name: str):
     """A Chromium page ``width`` px wide, watched for errors (``_Watch``); on a failure its
     screenshot goes to ``tests/artifacts/book_failure_NAME.png``."""
-    sync_playwright = require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        try:
-            yield page, _Watch(page, server)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / f"book_failure_{name}.png"))
-            raise
-        finally:
-            browser.close()
+    with browser_page(width, 900, f"book_failure_{name}.png") as page:
+        yield page, _Watch(page, server)
 
 
 def _visible(page, selector: str) -> int:

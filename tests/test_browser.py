@@ -37,7 +37,7 @@ from PIL import Image
 
 from bel.explorer import DiversityExplorer
 
-from support import free_port, launch, require_browser, scratch_env, stop
+from support import browser_page, free_port, require_browser, scratch_env, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "03_diversity_explorer.ipynb"
@@ -236,52 +236,43 @@ def _no_errors(text: str, errors: list[str]) -> None:
 
 
 def test_explorer_renders_and_responds_in_jupyterlab(lab):
-    sync_playwright = require_browser()
+    require_browser()
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     base, token = lab
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch(p)
+    with browser_page(1500, 1100, "03_lab_failure.png") as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
+        page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
+        # the kernel must be up before "Run All" (the toolbar's kernel status says idle)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+            timeout=90_000
+        )
+        # JupyterLab may ask which kernel to start for a notebook without outputs: accept
+        select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            errors: list[str] = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
-            page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
-            # the kernel must be up before "Run All" (the toolbar's kernel status says idle)
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-                timeout=90_000
-            )
-            # JupyterLab may ask which kernel to start for a notebook without outputs: accept
-            select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
-            try:
-                select.wait_for(timeout=5_000)
-                select.click()
-            except PlaywrightTimeoutError:
-                pass
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            # every code cell has run when each one shows an execution count, [1]: ... [n]:
-            page.wait_for_function(
-                """() => {
-                    const prompts = [...document.querySelectorAll(
-                        '.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
-                    return prompts.length > 10 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
-                }""",
-                timeout=300_000,
-            )
-            page.screenshot(path=str(ARTIFACTS / "03_lab_after_run_all.png"), full_page=False)
-            _no_errors(page.locator(".jp-Notebook").first.inner_text(), errors)
-            panel = page.locator(".jp-OutputArea-output .widget-vbox").first
-            panel.scroll_into_view_if_needed()
-            _drive_the_panel(page, panel, "lab")
-            _no_errors(page.locator(".jp-Notebook").first.inner_text(), errors)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "03_lab_failure.png"))
-            raise
-        finally:
-            browser.close()
+            select.wait_for(timeout=5_000)
+            select.click()
+        except PlaywrightTimeoutError:
+            pass
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        # every code cell has run when each one shows an execution count, [1]: ... [n]:
+        page.wait_for_function(
+            """() => {
+                const prompts = [...document.querySelectorAll(
+                    '.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+                return prompts.length > 10 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+            }""",
+            timeout=300_000,
+        )
+        page.screenshot(path=str(ARTIFACTS / "03_lab_after_run_all.png"), full_page=False)
+        _no_errors(page.locator(".jp-Notebook").first.inner_text(), errors)
+        panel = page.locator(".jp-OutputArea-output .widget-vbox").first
+        panel.scroll_into_view_if_needed()
+        _drive_the_panel(page, panel, "lab")
+        _no_errors(page.locator(".jp-Notebook").first.inner_text(), errors)
 
 
 def _watch(page) -> list[str]:
@@ -299,30 +290,19 @@ def _app_page(app: str, width: int):
     """The app at ``width`` px in Chromium: yields the page, its problems (see :func:`_watch`),
     the panel's image and the seconds from the request to the first picture. Screenshots of the
     page as it loaded (and as it failed) go to ``tests/artifacts/``."""
-    sync_playwright = require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        try:
-            problems = _watch(page)
-            start = time.monotonic()
-            page.goto(f"{app}/", timeout=600_000)  # Voila sends the page once the app has run
-            image = page.locator("img.widget-image").first
-            page.wait_for_function(
-                "(img) => img.complete && img.naturalWidth > 0",
-                arg=image.element_handle(timeout=300_000), timeout=300_000,
-            )  # fmt: skip
-            seconds = time.monotonic() - start
-            print(f"app at {width} px: first picture {seconds:.1f} s after the request")
-            page.screenshot(path=str(ARTIFACTS / f"app_{width}.png"), full_page=True)
-            yield page, problems, image, seconds
-        except Exception:
-            if not page.is_closed():
-                page.screenshot(path=str(ARTIFACTS / f"app_{width}_failure.png"))
-            raise
-        finally:
-            browser.close()
+    with browser_page(width, 900, f"app_{width}_failure.png") as page:
+        problems = _watch(page)
+        start = time.monotonic()
+        page.goto(f"{app}/", timeout=600_000)  # Voila sends the page once the app has run
+        image = page.locator("img.widget-image").first
+        page.wait_for_function(
+            "(img) => img.complete && img.naturalWidth > 0",
+            arg=image.element_handle(timeout=300_000), timeout=300_000,
+        )  # fmt: skip
+        seconds = time.monotonic() - start
+        print(f"app at {width} px: first picture {seconds:.1f} s after the request")
+        page.screenshot(path=str(ARTIFACTS / f"app_{width}.png"), full_page=True)
+        yield page, problems, image, seconds
 
 
 def _kernels_started(log: Path) -> list[str]:
