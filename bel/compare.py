@@ -161,7 +161,7 @@ def forward_seconds(model: nnx.Module, x: Any, *, warmup: int = 1, repeats: int 
     True
     """
     check_module(model, "forward_seconds")
-    x = jnp.asarray(x)
+    x = jnp.array(x, copy=False)  # jnp.asarray compiles a transfer per shape
     if x.ndim != 2:
         raise ValueError(f"forward_seconds expects inputs of shape [N, features], got {x.shape}")
     graphdef, state = nnx.split(model)
@@ -244,7 +244,7 @@ def classification_summary(logits: Any, labels: Any, num_bins: int = 15) -> dict
     >>> summary["accuracy"], summary["member_accuracy"], summary["disagreement"]  # mean wins
     (1.0, 0.75, 0.5)
     """
-    z, y = jnp.asarray(logits), np.asarray(labels)
+    z, y = jnp.array(logits, copy=False), np.asarray(labels)
     if z.ndim not in (2, 3) or 0 in z.shape:
         raise ValueError(
             f"classification_summary expects logits [E, N, C] or [N, C], got shape {z.shape}"
@@ -261,7 +261,7 @@ def classification_summary(logits: Any, labels: Any, num_bins: int = 15) -> dict
             f"got values from {y.min()} to {y.max()}"
         )
     num_bins = check_int(num_bins, "num_bins", 1)
-    summary = _classification_summary(z, jnp.asarray(y), num_bins)
+    summary = _classification_summary(z, jax.device_put(y), num_bins)
     return {name: float(value) for name, value in summary.items()}
 
 

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -152,17 +151,17 @@ def add_member(
 
 def _appended(rows: Any, new: Any) -> jax.Array:
     rows = np.asarray(rows)
-    return jnp.asarray(np.concatenate([rows, np.asarray(new, rows.dtype)]))
+    return jax.device_put(np.concatenate([rows, np.asarray(new, rows.dtype)]))
 
 
 def _row(rows: Any, k: int) -> jax.Array:
-    return jnp.asarray(np.asarray(rows)[k : k + 1])
+    return jax.device_put(np.asarray(rows)[k : k + 1])
 
 
 def _with_row(rows: Any, k: int, row: Any) -> jax.Array:
     rows = np.array(rows)  # a writable copy
     rows[k] = np.asarray(row, rows.dtype).reshape(rows.shape[1:])
-    return jnp.asarray(rows)
+    return jax.device_put(rows)
 
 
 def _freeze_shared(view: nnx.Module, keep: set[int]) -> None:

@@ -778,7 +778,7 @@ def accuracy_rejection_curve(
         )
     n = c.shape[0]
     keep = n - np.floor(q * n + 1e-9).astype(np.int64)  # the tolerance keeps 0.3·10 from being 2
-    return _accuracy_rejection_curve(c, conf, jnp.asarray(keep, jnp.int32))
+    return _accuracy_rejection_curve(c, conf, jax.device_put(np.asarray(keep, np.int32)))
 
 
 # --------------------------------------------------------------------------------------------------

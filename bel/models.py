@@ -14,9 +14,13 @@ import jax
 from flax import nnx
 
 from bel._checks import as_rngs
-from bel.layers.common import lecun_normal_2d
+from bel.layers.common import lecun_normal, zeros
 
 __all__ = ["mlp", "cnn", "global_average"]
+
+# flax's default initialisers (LeCun-normal kernels, zero biases), drawn so that a new layer shape
+# compiles nothing (bel.layers.common.lecun_normal)
+_INIT = dict(kernel_init=lecun_normal, bias_init=zeros)
 
 
 def mlp(
@@ -36,7 +40,7 @@ def mlp(
     sizes = [in_features, *hidden, out_features]
     layers: list[Any] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nnx.Linear(a, b, rngs=rngs))
+        layers.append(nnx.Linear(a, b, rngs=rngs, **_INIT))
         if i < len(sizes) - 2:
             layers.append(nnx.relu)
     return nnx.Sequential(*layers)
@@ -73,7 +77,9 @@ def cnn(
     sizes = [in_channels, *channels]
     layers: list[Any] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        stride = 1 if i == 0 else 2  # flax's default kernel draw, compiled fast (lecun_normal_2d)
-        conv = nnx.Conv(a, b, (3, 3), strides=stride, kernel_init=lecun_normal_2d, rngs=rngs)
+        stride = 1 if i == 0 else 2
+        conv = nnx.Conv(a, b, (3, 3), strides=stride, rngs=rngs, **_INIT)
         layers += [conv, nnx.relu]
-    return nnx.Sequential(*layers, global_average, nnx.Linear(sizes[-1], out_features, rngs=rngs))
+    return nnx.Sequential(
+        *layers, global_average, nnx.Linear(sizes[-1], out_features, rngs=rngs, **_INIT)
+    )

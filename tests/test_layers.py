@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 import bel
 from bel.layers import FastWeight
 
+from support import compiled
+
 # --------------------------------------------------------------------------------------------------
 # helpers
 
@@ -430,6 +432,46 @@ def test_fresh_weights_draw_a_new_kernel_and_a_zero_bias():
     np.testing.assert_array_equal(layer.bias[...], np.zeros((64, n)))
     # the base layer is untouched
     np.testing.assert_array_equal(base.bias[...], np.ones(n))
+
+
+# flax's default kernel shapes of every kind bel draws: matrices, convolution kernels, one value,
+# and one larger than the smallest pool
+KERNEL_SHAPES = [(1, 1), (5, 7), (64, 32), (3, 3, 1, 8), (3, 3, 8, 16), (2, 2, 2, 3, 4), (130, 130)]
+
+
+def test_kernels_equal_flax_default_draw_bit_for_bit_and_compile_once_per_pool():
+    from bel.layers.common import lecun_normal, zeros
+
+    keys = list(jax.random.split(jax.random.key(7), len(KERNEL_SHAPES)))
+    for key, shape in zip(keys, KERNEL_SHAPES, strict=True):
+        expected = nnx.initializers.lecun_normal()(key, shape)
+        np.testing.assert_array_equal(lecun_normal(key, shape), expected, err_msg=str(shape))
+    # new shapes in an already-compiled pool, and new member counts, compile nothing
+    def layers(n_in, n_out, E):
+        base = nnx.Linear(n_in, n_out, kernel_init=lecun_normal, bias_init=zeros, rngs=nnx.Rngs(0))
+        for init in bel.layers.INITS:
+            bel.BatchEnsembleLinear(base, 1, E, init=init, use_base_weights=False)
+        bel.NaiveEnsembleLinear(base, 2, E)
+
+    layers(3, 2, 2)
+    with compiled() as seconds:
+        for shape in [(9, 11), (6, 6, 3), (32, 2)]:
+            lecun_normal(keys[1], shape)
+        layers(6, 9, 5)
+        layers(7, 3, 3)
+    assert seconds == [], f"{len(seconds)} programs compiled for new shapes"
+
+
+def test_initialisers_give_the_same_values_inside_a_trace():
+    def build():
+        return bel.batchensemble(bel.cnn(1, 2, channels=(4,), rngs=3), 3, rngs=4)
+
+    eager = dict(nnx.to_flat_state(nnx.state(build())))
+    traced = dict(nnx.to_flat_state(nnx.state(nnx.jit(build)())))
+    kernels = [path for path in eager if path[-1] == "kernel"]
+    assert kernels and eager.keys() == traced.keys()
+    for path in kernels:
+        np.testing.assert_array_equal(eager[path][...], traced[path][...], str(path))
 
 
 def test_fresh_kernels_differ_between_layers_drawn_from_one_stream():

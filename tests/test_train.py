@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 import bel
 
+from support import compiled
+
 E = 4
 X, Y = bel.data.two_moons(40, seed=0)  # one data shape for the whole module: one compile each
 
@@ -467,18 +469,9 @@ def test_predict_in_chunks_equals_predict_at_once():
 
 def compiles(fn) -> int:
     """How many programs XLA compiled while ``fn`` ran."""
-    events = []
-
-    def listen(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            events.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
+    with compiled() as seconds:
         fn()
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listen)
-    return len(events)
+    return len(seconds)
 
 
 def test_new_step_counts_epochs_rates_and_similar_data_sizes_compile_nothing():

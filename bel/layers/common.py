@@ -11,11 +11,13 @@ per-member rows to a member-major batch. Used by :mod:`bel.layers.linear`,
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any, Literal, TypedDict
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from bel._checks import check_at_least, check_choice, qualname
@@ -26,7 +28,8 @@ __all__ = [
     "check_init",
     "check_member_major",
     "draw_factors",
-    "lecun_normal_2d",
+    "lecun_normal",
+    "zeros",
     "member_kernels",
     "blockwise",
     "init_ensemble_params",
@@ -49,29 +52,65 @@ class LayerOptions(TypedDict, total=False):
     s_std: float
 
 
-def lecun_normal_2d(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
-    """flax's default kernel initialiser (LeCun normal), drawn as a matrix and reshaped.
+# Random draws come from flat pools that compile once per pool size, not once per shape: XLA on
+# the CPU takes 0.2-0.4 s to compile each random draw (jax 0.10.2; 6 s for a 4-D convolution
+# kernel), and a lesson draws a dozen shapes. A draw of shape S takes the first prod(S) values of
+# a pool of max(2**14, next power of two) values and reshapes them; outside a trace the slicing
+# runs in NumPy (nothing to compile), inside one in JAX, with the same values. JAX's random bits
+# are counter-based, so a prefix of the pool equals a draw of that shape (lecun_normal's doctest).
+_MIN_POOL = 1 << 14
 
-    The draw is bit-identical to ``nnx.initializers.lecun_normal()(key, shape, dtype)`` (the
-    fan-in of ``[..., in, out]`` is that of ``[prod(...)·in, out]`` and the random bits are
-    drawn flat), but XLA on the CPU compiles a random draw of a 4-D shape very slowly (jax
-    0.10.2: 6 s for a 3×3×8×16 convolution kernel, 0.6 s as a 72×16 matrix), so every
-    convolution kernel bel draws goes through this.
+
+@partial(jax.jit, static_argnames=("kind", "size", "dtype"))
+def _pool(key: jax.Array, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
+    if kind == "random_sign":
+        return jax.random.rademacher(key, (size,), dtype=dtype)
+    if kind == "truncated_normal":  # as flax's variance_scaling: drawn and scaled in dtype
+        return jax.random.truncated_normal(key, -2, 2, (size,), dtype) * scale.astype(dtype)
+    return (loc + scale * jax.random.normal(key, (size,))).astype(dtype)
+
+
+def _draw(key: jax.Array, shape: tuple[int, ...], kind: str, loc: Any, scale: Any, dtype: Any):
+    """``shape`` values from the pool: a NumPy array, or a traced JAX array inside a trace."""
+    n = math.prod(shape)
+    flat = _pool(key, kind, max(_MIN_POOL, 1 << max(n - 1, 0).bit_length()), loc, scale, dtype)
+    if isinstance(flat, jax.core.Tracer):
+        return flat[:n].reshape(shape)
+    return np.asarray(flat)[:n].reshape(shape)
+
+
+def _stack(rows: list[Any]) -> jax.Array:
+    if any(isinstance(row, jax.core.Tracer) for row in rows):
+        return jnp.stack(rows)
+    return jax.device_put(np.stack(rows))
+
+
+def lecun_normal(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+    """bel's kernel initialiser: flax's default (LeCun normal), drawn so no new shape compiles.
+
+    Values are a normal truncated to ±2 standard deviations and scaled to variance ``1 / fan_in``,
+    where the fan-in of a ``[..., in, out]`` kernel is ``prod(...) · in``. They are bit-identical
+    to ``nnx.initializers.lecun_normal()(key, shape, dtype)``: JAX's counter-based random bits
+    make the first ``n`` values of a long flat draw those of a draw of ``n`` values, so the draw
+    comes from the compile-once pool (see the note above :func:`_pool`). ``bel.mlp``, ``bel.cnn``
+    and every fresh kernel bel draws use it.
 
     >>> key = jax.random.key(0)
-    >>> flax_kernel = nnx.initializers.lecun_normal()(key, (3, 3, 2, 4))
-    >>> bool((lecun_normal_2d(key, (3, 3, 2, 4)) == flax_kernel).all())
+    >>> kernel = lecun_normal(key, (3, 3, 2, 4))
+    >>> bool((kernel == nnx.initializers.lecun_normal()(key, (3, 3, 2, 4))).all())
+    True
+    >>> bool((jax.jit(lecun_normal, static_argnums=1)(key, (3, 3, 2, 4)) == kernel).all())
     True
     """
-    rows = 1
-    for size in shape[:-1]:
-        rows *= size
-    flat = (rows, shape[-1]) if len(shape) > 2 else tuple(shape)
-    return nnx.initializers.lecun_normal()(key, flat, dtype).reshape(shape)
+    # the scale as flax computes it, in the kernel's dtype
+    variance = np.asarray(1.0 / math.prod(shape[:-1]), dtype)
+    scale = np.sqrt(variance) / np.asarray(0.87962566103423978, dtype)  # std of N(0,1) on [-2, 2]
+    return jax.device_put(_draw(key, tuple(shape), "truncated_normal", 0.0, scale, dtype))
 
 
-_default_kernel_init = lecun_normal_2d
-_default_bias_init = nnx.initializers.zeros_init()
+def zeros(key: Any, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
+    """A zero bias (flax's default; ``key`` is unused), built in NumPy: a shape compiles nothing."""
+    return jax.device_put(np.zeros(shape, dtype))
 
 
 class FastWeight(nnx.Param):
@@ -146,34 +185,26 @@ def check_member_major(
         )
 
 
-# The initialisers draw member k from fold_in(key, k), one compiled program per row shape, called
-# once per member: member k's draw does not depend on E, and a new member count compiles nothing
-# new (eagerly, each of a draw's dozen small ops would compile on its own: seconds of a notebook).
-@partial(jax.jit, static_argnames=("size", "init", "dtype"))
+# The initialisers draw member k from fold_in(key, k): member k's draw does not depend on E, and
+# every draw comes from the compile-once pool above, so no shape or member count compiles anew.
 def _draw_row(key: jax.Array, k: int, size: int, init: str, mean: Any, std: Any, dtype: Any):
     key = jax.random.fold_in(key, k)
     if init == "random_sign":
-        return jax.random.rademacher(key, (size,), dtype=dtype)
-    return (mean + std * jax.random.normal(key, (size,))).astype(dtype)
+        return _draw(key, (size,), "random_sign", 0.0, 1.0, dtype)
+    return _draw(key, (size,), "normal", mean, std, dtype)
 
 
 def draw_factors(
     key: jax.Array, num_members: int, size: int, init: str, mean: Any, std: Any, dtype: Any
 ) -> jax.Array:
     """``[num_members, size]`` factors; row k is drawn from ``fold_in(key, k)``."""
-    rows = [_draw_row(key, k, size, init, mean, std, dtype) for k in range(num_members)]
-    return jnp.stack(rows)
-
-
-@partial(jax.jit, static_argnames=("shape", "dtype"))
-def _fresh_kernel(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
-    return _default_kernel_init(key, shape, dtype)
+    return _stack([_draw_row(key, k, size, init, mean, std, dtype) for k in range(num_members)])
 
 
 def member_kernels(key: jax.Array, num_members: int, shape: tuple[int, ...], dtype: Any):
     """``num_members`` independent lecun-normal kernels, member k from ``fold_in(key, k)``."""
-    return jnp.stack(
-        [_fresh_kernel(jax.random.fold_in(key, k), shape, dtype) for k in range(num_members)]
+    return _stack(
+        [lecun_normal(jax.random.fold_in(key, k), shape, dtype) for k in range(num_members)]
     )
 
 
@@ -202,13 +233,13 @@ def init_ensemble_params(
     if use_base_weights:
         layer.kernel = base_layer.kernel  # shared: the same Param object
     else:
-        layer.kernel = nnx.Param(_fresh_kernel(rngs.params(), tuple(kernel_shape), pdtype))
+        layer.kernel = nnx.Param(lecun_normal(rngs.params(), tuple(kernel_shape), pdtype))
     if not layer.use_bias:
         layer.bias = nnx.data(None)
     elif use_base_weights:
-        layer.bias = nnx.Param(jnp.tile(base_layer.bias[...][None, :], (E, 1)))
+        layer.bias = nnx.Param(_stack([base_layer.bias[...]] * E))
     else:
-        layer.bias = nnx.Param(_default_bias_init(rngs.params(), (E, n_out), pdtype))
+        layer.bias = nnx.Param(zeros(rngs.params(), (E, n_out), pdtype))
 
 
 def init_fast_weights(
@@ -235,6 +266,6 @@ def naive_params(layer: nnx.Module, rngs: nnx.Rngs, kernel_shape: tuple[int, ...
     E, pdtype = layer.num_members, layer.param_dtype
     layer.kernel = nnx.Param(member_kernels(rngs.params(), E, tuple(kernel_shape), pdtype))
     if layer.use_bias:
-        layer.bias = nnx.Param(jnp.zeros((E, kernel_shape[-1]), pdtype))
+        layer.bias = nnx.Param(zeros(None, (E, kernel_shape[-1]), pdtype))
     else:
         layer.bias = nnx.data(None)

@@ -88,7 +88,7 @@ def tile(x: ArrayLike, num_members: int) -> jax.Array:
     [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]
     """
     num_members = check_int(num_members, "num_members", 1)
-    x = jnp.asarray(x)
+    x = jnp.array(x, copy=False)  # jnp.asarray compiles a transfer per shape
     if x.ndim < 1:
         raise ValueError(f"tile expects an array with a batch axis, got shape {x.shape}")
     return jnp.tile(x, (num_members,) + (1,) * (x.ndim - 1))
@@ -103,7 +103,7 @@ def untile(y: ArrayLike, num_members: int) -> jax.Array:
     (3, 2)
     """
     num_members = check_int(num_members, "num_members", 1)
-    y = jnp.asarray(y)
+    y = jnp.array(y, copy=False)
     if y.ndim < 1 or y.shape[0] % num_members != 0:
         raise ValueError(
             f"untile expects a member-major array whose first axis divides by "

@@ -10,13 +10,15 @@ import jax
 import numpy as np
 import pytest
 from flax import nnx
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import bel
 from bel import metrics
 from bel.explorer import model
 from bel.explorer.model import MAX_MEMBERS, Settings
+
+from support import compiled
 
 SETTINGS = [
     Settings(),
@@ -122,16 +124,9 @@ def test_std_zero_gives_identical_members(task):
 
 
 def test_nothing_compiles_after_the_warm_up():
-    compiles = []
-
-    def listen(event: str, duration: float, **kwargs) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(duration)
-
     for name in model.TASKS:
         model.warm_up(model.make_task(name))
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
+    with compiled() as compiles:
         for name in model.TASKS:
             task = model.make_task(name)
             for settings in SETTINGS:
@@ -141,8 +136,6 @@ def test_nothing_compiles_after_the_warm_up():
                     evaluation.numbers(members, layer=members % 3)
                 trained, _ = model.train(task, slots, 1 + settings.seed % MAX_MEMBERS, 100)
                 model.evaluate(task, trained)
-    finally:
-        jax.monitoring.clear_event_listeners()
     assert compiles == [], f"{len(compiles)} compilations after the warm-up"
 
 
@@ -208,6 +201,7 @@ LOGIT_SHAPES = [(8, 5, 2), (3, 7, 3)]
 @settings(deadline=None)
 @given(shape=st.sampled_from(LOGIT_SHAPES), seed=st.integers(0, 2**32 - 1),
        scale=st.sampled_from([0.1, 3.0, 30.0]))  # fmt: skip
+@example(shape=(8, 5, 2), seed=29118, scale=30.0)  # ties between saturated members
 def test_the_prefix_forms_are_the_metrics_of_each_prefix(shape, seed, scale):
     rng = np.random.default_rng(seed)
     logits = (scale * rng.standard_normal(shape)).astype(np.float32)
@@ -223,7 +217,12 @@ def test_the_prefix_forms_are_the_metrics_of_each_prefix(shape, seed, scale):
         np.testing.assert_allclose(mi[k - 1], metrics.mutual_information(z), atol=2e-5)
         np.testing.assert_allclose(log_p[k - 1], metrics.ensemble_log_probs(z), atol=2e-5)
         assert disagreement[k - 1] == pytest.approx(float(metrics.pairwise_disagreement(z)))
-        assert accuracy[k - 1] == pytest.approx(float(metrics.accuracy(z, labels)))
+        # the same accuracy, except on inputs whose two top classes tie to float precision
+        # (saturated members: 0.5 against 0.5), where either answer is the argmax
+        top_two = np.sort(np.asarray(metrics.ensemble_probs(z)), axis=-1)[:, -2:]
+        ties = int(np.sum(top_two[:, 1] - top_two[:, 0] < 1e-6))
+        gap = abs(float(accuracy[k - 1]) - float(metrics.accuracy(z, labels))) * shape[1]
+        assert gap <= ties + 1e-3, (k, gap, ties)
         assert cosine[k - 1] == pytest.approx(
             float(metrics.mean_pairwise_cosine(weights[:k])), abs=1e-5
         )

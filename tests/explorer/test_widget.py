@@ -7,7 +7,6 @@ import io
 import threading
 import time
 
-import jax
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,6 +15,8 @@ import bel
 from bel.explorer import model
 from bel.explorer.model import Settings
 from bel.explorer.widget import CONTROLS, SWITCH_WAIT, DiversityExplorer
+
+from support import compiled
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -442,14 +443,7 @@ def test_construction_reports_progress_and_nothing_compiles_afterwards():
     explorer = DiversityExplorer(progress=lambda done, total, text: steps.append((done, total)))
     assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1] == len(model.FIRST_PICTURE)
     assert explorer.wait_ready(timeout=300), "the other task did not finish compiling"
-    compiles = []
-
-    def listen(event: str, duration: float, **kwargs) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(duration)
-
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    try:
+    with compiled() as compiles:
         c = explorer.controls
         for task in ("gap", "moons"):
             c["task"].value = task
@@ -461,8 +455,6 @@ def test_construction_reports_progress_and_nothing_compiles_afterwards():
             c["steps"].value = 50
             explorer.train()
             healthy(explorer)
-    finally:
-        jax.monitoring.clear_event_listeners()
     assert compiles == [], f"{len(compiles)} compilations after the panel was built"
 
 
