@@ -55,14 +55,19 @@ class LayerOptions(TypedDict, total=False):
 # Random draws come from flat pools that compile once per pool size, not once per shape: XLA on
 # the CPU takes 0.2-0.4 s to compile each random draw (jax 0.10.2; 6 s for a 4-D convolution
 # kernel), and a lesson draws a dozen shapes. A draw of shape S takes the first prod(S) values of
-# a pool of max(2**14, next power of two) values and reshapes them; outside a trace the slicing
+# a pool of max(minimum, next power of two) values and reshapes them; outside a trace the slicing
 # runs in NumPy (nothing to compile), inside one in JAX, with the same values. JAX's random bits
 # are counter-based, so a prefix of the pool equals a draw of that shape (lecun_normal's doctest).
-_MIN_POOL = 1 << 14
+# Member k's draw comes from fold_in(key, k), so it does not depend on E; all members' rows are
+# drawn in one call, over a power-of-two number of rows (>= 8), so a new E compiles nothing either.
+_MIN_POOL, _MIN_ROW_POOL, _MIN_ROWS = 1 << 14, 1 << 9, 8
 
 
-@partial(jax.jit, static_argnames=("kind", "size", "dtype"))
-def _pool(key: jax.Array, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
+def _bucket(n: int, least: int) -> int:
+    return max(least, 1 << max(n - 1, 0).bit_length())
+
+
+def _values(key: jax.Array, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
     if kind == "random_sign":
         return jax.random.rademacher(key, (size,), dtype=dtype)
     if kind == "truncated_normal":  # as flax's variance_scaling: drawn and scaled in dtype
@@ -70,19 +75,44 @@ def _pool(key: jax.Array, kind: str, size: int, loc: Any, scale: Any, dtype: Any
     return (loc + scale * jax.random.normal(key, (size,))).astype(dtype)
 
 
-def _draw(key: jax.Array, shape: tuple[int, ...], kind: str, loc: Any, scale: Any, dtype: Any):
-    """``shape`` values from the pool: a NumPy array, or a traced JAX array inside a trace."""
+@partial(jax.jit, static_argnames=("kind", "size", "dtype"))
+def _pool(key: jax.Array, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
+    return _values(key, kind, size, loc, scale, dtype)
+
+
+@partial(jax.jit, static_argnames=("kind", "size", "dtype"))
+def _pool_rows(key, rows, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
+    def row(k: jax.Array) -> jax.Array:
+        return _values(jax.random.fold_in(key, k), kind, size, loc, scale, dtype)
+
+    return jax.vmap(row)(rows)
+
+
+def _draw(key: jax.Array, shape: tuple[int, ...], kind: str, loc: Any, scale: Any, dtype: Any,
+          members: int | None = None) -> Any:  # fmt: skip
+    """``shape`` values from a pool (``[members, *shape]``, member k from ``fold_in(key, k)``,
+    when ``members`` is given): a NumPy array, or a traced JAX array inside a trace."""
     n = math.prod(shape)
-    flat = _pool(key, kind, max(_MIN_POOL, 1 << max(n - 1, 0).bit_length()), loc, scale, dtype)
+    if members is None:
+        flat = _pool(key, kind, _bucket(n, _MIN_POOL), loc, scale, dtype)[None]
+    else:
+        rows = np.arange(_bucket(members, _MIN_ROWS), dtype=np.uint32)
+        flat = _pool_rows(key, rows, kind, _bucket(n, _MIN_ROW_POOL), loc, scale, dtype)
+    out_shape = tuple(shape) if members is None else (members, *shape)
     if isinstance(flat, jax.core.Tracer):
-        return flat[:n].reshape(shape)
-    return np.asarray(flat)[:n].reshape(shape)
+        return flat[: members or 1, :n].reshape(out_shape)
+    return np.asarray(flat)[: members or 1, :n].reshape(out_shape)
 
 
-def _stack(rows: list[Any]) -> jax.Array:
-    if any(isinstance(row, jax.core.Tracer) for row in rows):
-        return jnp.stack(rows)
-    return jax.device_put(np.stack(rows))
+def _device(values: Any) -> jax.Array:
+    return values if isinstance(values, jax.core.Tracer) else jax.device_put(values)
+
+
+def _rows(row: Any, n: int) -> jax.Array:
+    """``[n, *row.shape]``: ``n`` copies of ``row`` (in NumPy outside a trace: nothing compiles)."""
+    if isinstance(row, jax.core.Tracer):
+        return jnp.tile(row[None], (n,) + (1,) * row.ndim)
+    return jax.device_put(np.tile(np.asarray(row)[None], (n,) + (1,) * np.ndim(row)))
 
 
 def lecun_normal(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
@@ -104,8 +134,11 @@ def lecun_normal(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float3
     """
     # the scale as flax computes it, in the kernel's dtype
     variance = np.asarray(1.0 / math.prod(shape[:-1]), dtype)
-    scale = np.sqrt(variance) / np.asarray(0.87962566103423978, dtype)  # std of N(0,1) on [-2, 2]
-    return jax.device_put(_draw(key, tuple(shape), "truncated_normal", 0.0, scale, dtype))
+    scale = np.sqrt(variance) / np.asarray(_TRUNCATED_STD, dtype)
+    return _device(_draw(key, tuple(shape), "truncated_normal", 0.0, scale, dtype))
+
+
+_TRUNCATED_STD = 0.87962566103423978  # of a standard normal truncated to [-2, 2]
 
 
 def zeros(key: Any, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
@@ -185,27 +218,20 @@ def check_member_major(
         )
 
 
-# The initialisers draw member k from fold_in(key, k): member k's draw does not depend on E, and
-# every draw comes from the compile-once pool above, so no shape or member count compiles anew.
-def _draw_row(key: jax.Array, k: int, size: int, init: str, mean: Any, std: Any, dtype: Any):
-    key = jax.random.fold_in(key, k)
-    if init == "random_sign":
-        return _draw(key, (size,), "random_sign", 0.0, 1.0, dtype)
-    return _draw(key, (size,), "normal", mean, std, dtype)
-
-
 def draw_factors(
     key: jax.Array, num_members: int, size: int, init: str, mean: Any, std: Any, dtype: Any
 ) -> jax.Array:
     """``[num_members, size]`` factors; row k is drawn from ``fold_in(key, k)``."""
-    return _stack([_draw_row(key, k, size, init, mean, std, dtype) for k in range(num_members)])
+    if init == "random_sign":
+        return _device(_draw(key, (size,), "random_sign", 0.0, 1.0, dtype, num_members))
+    return _device(_draw(key, (size,), "normal", mean, std, dtype, num_members))
 
 
 def member_kernels(key: jax.Array, num_members: int, shape: tuple[int, ...], dtype: Any):
     """``num_members`` independent lecun-normal kernels, member k from ``fold_in(key, k)``."""
-    return _stack(
-        [lecun_normal(jax.random.fold_in(key, k), shape, dtype) for k in range(num_members)]
-    )
+    variance = np.asarray(1.0 / math.prod(shape[:-1]), dtype)
+    scale = np.sqrt(variance) / np.asarray(_TRUNCATED_STD, dtype)
+    return _device(_draw(key, tuple(shape), "truncated_normal", 0.0, scale, dtype, num_members))
 
 
 def blockwise(y: jax.Array, factors: jax.Array, num_members: int, op: str = "mul") -> jax.Array:
@@ -237,7 +263,7 @@ def init_ensemble_params(
     if not layer.use_bias:
         layer.bias = nnx.data(None)
     elif use_base_weights:
-        layer.bias = nnx.Param(_stack([base_layer.bias[...]] * E))
+        layer.bias = nnx.Param(_rows(base_layer.bias[...], E))
     else:
         layer.bias = nnx.Param(zeros(rngs.params(), (E, n_out), pdtype))
 
