@@ -45,13 +45,16 @@ explorer: $(STAMP)
 	$(JAX_CACHE) JUPYTER_PATH=$(CURDIR)/apps/share$${JUPYTER_PATH:+:$$JUPYTER_PATH} \
 	  $(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(VOILA_ARGS) $(EXPLORER_ARGS) apps/explorer.ipynb
 
+# Two pytest-xdist workers (tests/conftest.py keeps each expensive module fixture on one worker);
+# TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) book
 	$(BIN)/ruff check bel tests bench tools notebooks docs apps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The same with ten times as many hypothesis examples per property test (tests/conftest.py).
 test-thorough: $(STAMP) book
-	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The book: every notebooks/*.ipynb as saved (never executed) and the API from bel's docstrings, as
 # a static site in docs/_build/html (docs/conf.py). -E reads everything afresh (autodoc does not

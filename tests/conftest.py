@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -27,9 +28,29 @@ settings.register_profile(
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=240)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-_JAX_CACHE = tempfile.mkdtemp(prefix="bel-test-jax-cache-")
-os.environ["BEL_TEST_JAX_CACHE"] = _JAX_CACHE
+# pytest-xdist workers (`make test` runs two) inherit the folder from the controller, which made
+# it, and which alone removes it at the end.
+_OWNER = "BEL_TEST_JAX_CACHE" not in os.environ
+_JAX_CACHE = os.environ.setdefault(
+    "BEL_TEST_JAX_CACHE", tempfile.mkdtemp(prefix="bel-test-jax-cache-")
+)
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(_JAX_CACHE, ignore_errors=True)
+    if _OWNER:
+        shutil.rmtree(_JAX_CACHE, ignore_errors=True)
+
+
+# pytest-xdist: `make test` runs two workers with --dist loadgroup. The tests of a module whose
+# module-scoped fixture is expensive (a subprocess with simulated devices, a server and a browser,
+# a built panel or figure) form one group and run on one worker, so the fixture is built once;
+# every other test goes to whichever worker is free.
+_GROUPED = {"test_sharding", "test_book", "test_browser", "test_binder", "test_compare",
+            "test_figure", "test_model", "test_widget"}  # fmt: skip
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.stem in _GROUPED:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))

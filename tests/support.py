@@ -130,4 +130,3 @@ def compiled() -> Iterator[list[float]]:
         yield seconds
     finally:
         jax.monitoring.unregister_event_duration_listener(listen)
-

@@ -446,6 +446,7 @@ def test_kernels_equal_flax_default_draw_bit_for_bit_and_compile_once_per_pool()
     for key, shape in zip(keys, KERNEL_SHAPES, strict=True):
         expected = nnx.initializers.lecun_normal()(key, shape)
         np.testing.assert_array_equal(lecun_normal(key, shape), expected, err_msg=str(shape))
+
     # new shapes in an already-compiled pool, and new member counts, compile nothing
     def layers(n_in, n_out, E):
         base = nnx.Linear(n_in, n_out, kernel_init=lecun_normal, bias_init=zeros, rngs=nnx.Rngs(0))

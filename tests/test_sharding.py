@@ -39,9 +39,13 @@ def be_model(num_members: int, seed: int, sizes=(3, 8, 5, 2)) -> nnx.Module:
         bel.mlp(sizes[0], sizes[-1], hidden=sizes[1:-1], rngs=seed), num_members, rngs=seed + 1
     )
     for i, layer in enumerate(model.layers[::2]):
-        key = jax.random.key(seed * 100 + i)
-        layer.bias[...] = jax.random.normal(key, layer.bias.shape)
+        layer.bias[...] = normal(seed * 100 + i, layer.bias.shape)
     return model
+
+
+def normal(seed: int, shape: tuple[int, ...]) -> jax.Array:
+    """Standard normal values drawn by NumPy (a JAX draw compiles anew for every shape)."""
+    return jax.device_put(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
 
 
 def meshes(shape=(DEVICES,), names=("members",)):
@@ -61,7 +65,7 @@ def loss_and_grads(model, x, t):
 
 
 def assert_close(a, b, what, atol=1e-5):
-    err = float(jnp.max(jnp.abs(jnp.asarray(a) - jnp.asarray(b))))
+    err = float(np.max(np.abs(np.asarray(a) - np.asarray(b))))  # NumPy: nothing to compile
     assert err <= atol, f"{what}: max |sharded - unsharded| = {err:.3g} > {atol}"
 
 
@@ -102,9 +106,7 @@ def case_forward_matches_unsharded_on_random_shapes():
             what = f"trial {trial} ({mode}, E={num_members}, B={rows}, extra={extra}, {sizes})"
             reference = be_model(num_members, trial, sizes)
             model = shard_members(be_model(num_members, trial, sizes), mesh)
-            x = jax.random.normal(
-                jax.random.key(trial), (num_members * rows,) + extra + (sizes[0],)
-            )
+            x = normal(trial, (num_members * rows,) + extra + (sizes[0],))
             expected = forward(reference, x)
             y = forward(model, shard_batch(x, mesh))
             assert_close(y, expected, what)
@@ -134,8 +136,8 @@ def case_gradients_match_unsharded():
     for mode, mesh in meshes().items():
         reference = be_model(4, 5)
         model = shard_members(be_model(4, 5), mesh)
-        x = jax.random.normal(jax.random.key(1), (4 * 6, 3))
-        t = jax.random.normal(jax.random.key(2), (4 * 6, 2))
+        x = normal(1, (4 * 6, 3))
+        t = normal(2, (4 * 6, 2))
         loss0, grads0 = loss_and_grads(reference, x, t)
         loss1, grads1 = loss_and_grads(model, shard_batch(x, mesh), shard_batch(t, mesh))
         assert_close(loss1, loss0, f"{mode}: loss")
@@ -225,8 +227,8 @@ def case_collective_bytes_is_the_shared_kernels_for_batchensemble_only():
     mesh = jax.make_mesh((DEVICES,), ("members",))
     sizes = (3, 8, 5, 2)
     kernels = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    x = shard_batch(jax.random.normal(jax.random.key(0), (4 * 6, 3)), mesh)
-    t = shard_batch(jax.random.normal(jax.random.key(1), (4 * 6, 2)), mesh)
+    x = shard_batch(normal(0, (4 * 6, 3)), mesh)
+    t = shard_batch(normal(1, (4 * 6, 2)), mesh)
     naive = bel.naive_ensemble(bel.mlp(3, 2, hidden=(8, 5), rngs=0), 4, rngs=1)
     for name, model, expected in [
         ("BatchEnsemble", be_model(4, 17, sizes), 4 * kernels + 4),  # W gradients + the loss
@@ -252,7 +254,7 @@ def case_members_and_data_mesh():
         model = shard_members(be_model(2, 11), mesh)
         r = model.layers[0].r.get_value()
         assert [s.data.shape for s in r.addressable_shards] == [(1, 3)] * 4, mode
-        x = jax.random.normal(jax.random.key(3), (2 * 6, 3))
+        x = normal(3, (2 * 6, 3))
         xs = shard_batch(x, mesh, ("members", "data"))
         assert [s.data.shape for s in xs.addressable_shards] == [(3, 3)] * 4, mode
         y = forward(model, xs)
@@ -267,7 +269,7 @@ def case_naive_ensemble_kernels_sharded():
     model = shard_members(bel.naive_ensemble(base, 4, rngs=1), mesh)
     kernel = model.layers[0].kernel.get_value()
     assert [s.data.shape for s in kernel.addressable_shards] == [(1, 3, 8)] * DEVICES
-    x = jax.random.normal(jax.random.key(4), (4 * 5, 3))
+    x = normal(4, (4 * 5, 3))
     assert_close(forward(model, shard_batch(x, mesh)), forward(reference, x), "naive forward")
 
 
@@ -282,7 +284,7 @@ def case_convolutional_members_shard_like_linear_ones():
         )
 
     mesh = jax.make_mesh((DEVICES,), ("members",))
-    x = jax.random.normal(jax.random.key(5), (8 * 2, 5, 5, 2))
+    x = normal(5, (8 * 2, 5, 5, 2))
     reference = bel.batchensemble(cnn(), 8, rngs=1)
     model = shard_members(bel.batchensemble(cnn(), 8, rngs=1), mesh)
     for name in ("r", "s", "bias"):
@@ -424,7 +426,7 @@ def test_type_bytes_reads_hlo_result_types():
 
 def test_one_device_mesh_changes_nothing():
     mesh = jax.make_mesh((1,), ("members",))
-    x = jax.random.normal(jax.random.key(0), (4 * 3, 3))
+    x = normal(0, (4 * 3, 3))
     expected = be_model(4, 1)(x)
     model = shard_members(be_model(4, 1), mesh)
     np.testing.assert_allclose(model(shard_batch(x, mesh)), expected, atol=1e-6)
