@@ -341,11 +341,16 @@ def task_accuracies(
         raise ValueError(
             f"task_accuracies expects one member per task ({len(tasks)}), got {len(members)}"
         )
-    views = {k: member(model, k) for k in set(members) if k is not None}
+    members = [None if k is None else _check_member_index(model, k, "task_accuracies")
+               for k in members]  # fmt: skip
+    # every member on every task's inputs in one call (no per-member copies), then member k's
+    # outputs on task j's rows
+    outputs = predict(model, np.concatenate([np.asarray(x) for x, _ in tasks]))  # [E, ΣN, C]
+    ends = np.cumsum([len(x) for x, _ in tasks])
     return np.array(
         [
-            np.nan if k is None else float(accuracy(predict(views[k], x)[0], y))
-            for k, (x, y) in zip(members, tasks, strict=True)
+            np.nan if k is None else float(accuracy(outputs[k, end - len(x) : end][None], y))
+            for k, (x, y), end in zip(members, tasks, ends, strict=True)
         ]
     )
 
