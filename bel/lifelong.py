@@ -343,9 +343,9 @@ def task_accuracies(
         )
     members = [None if k is None else _check_member_index(model, k, "task_accuracies")
                for k in members]  # fmt: skip
-    # every member on every task's inputs in one call (no per-member copies), then member k's
-    # outputs on task j's rows
-    outputs = predict(model, np.concatenate([np.asarray(x) for x, _ in tasks]))  # [E, ΣN, C]
+    # every member on every task's inputs in one call (no per-member copies): [E, ΣN, C]; then
+    # member k's outputs on task j's rows (sliced in NumPy: nothing compiles per task size)
+    outputs = np.asarray(predict(model, np.concatenate([np.asarray(x) for x, _ in tasks])))
     ends = np.cumsum([len(x) for x, _ in tasks])
     return np.array(
         [
