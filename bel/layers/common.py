@@ -67,21 +67,29 @@ def _bucket(n: int, least: int) -> int:
     return max(least, 1 << max(n - 1, 0).bit_length())
 
 
-def _values(key: jax.Array, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
-    if kind == "random_sign":
+_KINDS = ("normal", "random_sign", "truncated_normal")  # the kind is data: one program for all
+
+
+def _values(key: jax.Array, kind: jax.Array, size: int, loc: Any, scale: Any, dtype: Any):
+    def normal() -> jax.Array:
+        return (loc + scale * jax.random.normal(key, (size,))).astype(dtype)
+
+    def random_sign() -> jax.Array:
         return jax.random.rademacher(key, (size,), dtype=dtype)
-    if kind == "truncated_normal":  # as flax's variance_scaling: drawn and scaled in dtype
+
+    def truncated_normal() -> jax.Array:  # as flax's variance_scaling: drawn and scaled in dtype
         return jax.random.truncated_normal(key, -2, 2, (size,), dtype) * scale.astype(dtype)
-    return (loc + scale * jax.random.normal(key, (size,))).astype(dtype)
+
+    return jax.lax.switch(kind, [normal, random_sign, truncated_normal])
 
 
-@partial(jax.jit, static_argnames=("kind", "size", "dtype"))
-def _pool(key: jax.Array, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
+@partial(jax.jit, static_argnames=("size", "dtype"))
+def _pool(key: jax.Array, kind: jax.Array, size: int, loc: Any, scale: Any, dtype: Any):
     return _values(key, kind, size, loc, scale, dtype)
 
 
-@partial(jax.jit, static_argnames=("kind", "size", "dtype"))
-def _pool_rows(key, rows, kind: str, size: int, loc: Any, scale: Any, dtype: Any) -> jax.Array:
+@partial(jax.jit, static_argnames=("size", "dtype"))
+def _pool_rows(key, rows, kind: jax.Array, size: int, loc: Any, scale: Any, dtype: Any):
     def row(k: jax.Array) -> jax.Array:
         return _values(jax.random.fold_in(key, k), kind, size, loc, scale, dtype)
 
@@ -92,12 +100,13 @@ def _draw(key: jax.Array, shape: tuple[int, ...], kind: str, loc: Any, scale: An
           members: int | None = None) -> Any:  # fmt: skip
     """``shape`` values from a pool (``[members, *shape]``, member k from ``fold_in(key, k)``,
     when ``members`` is given): a NumPy array, or a traced JAX array inside a trace."""
-    n = math.prod(shape)
+    n, which = math.prod(shape), np.int32(_KINDS.index(kind))
+    loc, scale = np.float32(loc), np.float32(scale)
     if members is None:
-        flat = _pool(key, kind, _bucket(n, _MIN_POOL), loc, scale, dtype)[None]
+        flat = _pool(key, which, _bucket(n, _MIN_POOL), loc, scale, dtype)[None]
     else:
         rows = np.arange(_bucket(members, _MIN_ROWS), dtype=np.uint32)
-        flat = _pool_rows(key, rows, kind, _bucket(n, _MIN_ROW_POOL), loc, scale, dtype)
+        flat = _pool_rows(key, rows, which, _bucket(n, _MIN_ROW_POOL), loc, scale, dtype)
     out_shape = tuple(shape) if members is None else (members, *shape)
     if isinstance(flat, jax.core.Tracer):
         return flat[: members or 1, :n].reshape(out_shape)
