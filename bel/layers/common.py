@@ -1,8 +1,10 @@
-"""What every ensemble layer shares: the fast-weight type, the input checks and the one initialiser.
+"""What every ensemble layer shares: the fast-weight type, the input checks and the initialisers.
 
 :class:`FastWeight` is the parameter type of ``r`` and ``s``. :func:`draw_factors` is bel's one
 initialiser of fast weights (member ``k`` drawn from ``fold_in(key, k)``, so a member's draw does
-not depend on ``E``); :func:`init_ensemble_params` and :func:`init_fast_weights` give a
+not depend on ``E``) and :func:`lecun_normal` its one kernel initialiser (flax's default, bit for
+bit); both draw from pools compiled once, so no new shape or member count compiles anything;
+:func:`init_ensemble_params` and :func:`init_fast_weights` give a
 BatchEnsemble layer (Linear or Conv) its shared kernel, per-member bias and factors;
 :func:`naive_params` gives a naive ensemble its ``E`` kernels. :func:`blockwise` applies
 per-member rows to a member-major batch. Used by :mod:`bel.layers.linear`,
