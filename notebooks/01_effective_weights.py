@@ -37,7 +37,8 @@
 #   own state.
 #
 # **Prerequisites.** Matrix products and broadcasting in NumPy or `jax.numpy`; what a linear layer
-# computes. **Run time:** about 13 seconds on a 2-core CPU.
+# computes. **Run time:** 20–21 s (measured by `make bench` in a fresh kernel on a shared 2-core
+# CPU).
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).

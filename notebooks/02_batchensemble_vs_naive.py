@@ -34,9 +34,10 @@
 # - where each ensemble's members disagree: on the data or away from it, measured by the distance
 #   to the nearest training point.
 #
-# **Prerequisites.** Notebook [`01_effective_weights`](01_effective_weights.ipynb) (member $i$
-# uses $W \circ (r_i s_i^\top)$); softmax and cross-entropy. **Run time:** about 25 seconds on a
-# 2-core CPU (most of it compiling: each model structure compiles once).
+# **Prerequisites.** Notebook [`01_effective_weights`](01_effective_weights.ipynb) (member $i$ uses
+# $W \circ (r_i s_i^\top)$); softmax and cross-entropy. **Run time:** 24–33 s (measured by `make
+# bench` in a fresh kernel on a shared 2-core CPU); most of it compiling: each model structure
+# compiles once.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).

@@ -42,8 +42,8 @@
 # - what changes when the same code runs on many machines (`jax.distributed`).
 #
 # **Prerequisites**: notebooks 01 (the layer $W \circ (r_i s_i^\top)$ and the member-major
-# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: about 15 s on a
-# 2-core CPU.
+# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: 17–19 s
+# (measured by `make bench` in a fresh kernel on a shared 2-core CPU).
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).

@@ -55,8 +55,9 @@
 # - what a new task costs in parameters.
 #
 # **Prerequisites**: notebook 01 (the layer and its factors $r$, $s$) and `bel.fit`
-# (notebook 02). **Run time**: about 30 s on a 2-core CPU, most of it compiling (the
-# convolutional network of section 6 alone takes about a third).
+# (notebook 02). **Run time**: 29–37 s
+# (measured by `make bench` in a fresh kernel on a shared 2-core CPU), about a third of it the
+# convolutional network of section 6.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
