@@ -19,8 +19,9 @@ pixels it was drawn over, and pasted back when the same text comes again on the 
 from __future__ import annotations
 
 import hashlib
-import io
 import math
+import struct
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -540,10 +541,32 @@ class ExplorerFigure:
                     self._draw_text(artist, renderer)
                 else:
                     artist.draw(renderer)
-        width, height = self.canvas.get_width_height()
-        picture = PILImage.frombuffer(
-            "RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+        return _png(self.canvas)
+
+
+def _png(canvas: FigureCanvasAgg) -> bytes:
+    """The canvas as an 8-bit RGB PNG, deflated at level 1 with no per-row filter.
+
+    Pillow's PNG writer picks a filter for every row by trying all five (PNG's adaptive filtering)
+    and takes three quarters of its time doing so (~40 ms for this picture); unfiltered rows of
+    a picture that is mostly flat colour deflate as small (~150 kB) in a third of the time.
+    """
+    width, height = canvas.get_width_height()
+    rgba = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rows = np.empty((height, 1 + 3 * width), np.uint8)
+    rows[:, 0] = 0  # each row starts with its filter type: 0, none
+    rows[:, 1:] = np.frombuffer(rgba.convert("RGB").tobytes(), np.uint8).reshape(height, -1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB, no interlace
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)),
+            _chunk(b"IEND", b""),
         )
-        buffer = io.BytesIO()
-        picture.convert("RGB").save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk: length, type, data, CRC-32 of type and data."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
