@@ -360,6 +360,7 @@ class ExplorerFigure:
         self.shown: str | None = None
         self._backgrounds: dict[str, Any] = {}  # per task: the static parts, drawn once
         self._texts: dict[tuple, Any] = {}  # drawn texts, pasted again (see _draw_text)
+        self._cells: dict[tuple, Any] = {}  # where each image's cells land (see _cell_map)
 
     def _init_numbers(self) -> None:
         """Four small axes, one number each (init and trained bars), values written beside."""
@@ -519,6 +520,54 @@ class ExplorerFigure:
         else:
             self.canvas.restore_region(pixels)
 
+    def _draw_nearest(self, image: AxesImage, renderer: Any) -> None:
+        """Draw an image of ``interpolation="nearest"``: each pixel it covers takes the colour of
+        its cell, looked up in a map of which cell covers which pixel that matplotlib itself drew
+        (:meth:`_cell_map`). The same pixels as ``image.draw``, without matplotlib's resampling
+        machinery (1-2 ms an image, 16 images an update)."""
+        colors = image.to_rgba(image.get_array(), bytes=True)
+        if colors.ndim != 3 or (colors[..., 3] != 255).any():  # see-through cells: blend them
+            image.draw(renderer)
+            return
+        pixels, cells = self._cell_map(image, renderer)
+        # one RGBA pixel as one uint32: a single gather and a single scatter
+        canvas = np.asarray(self.canvas.buffer_rgba()).view(np.uint32).reshape(-1)
+        canvas[pixels] = np.ascontiguousarray(colors).view(np.uint32).reshape(-1)[cells]
+
+    def _cell_map(self, image: AxesImage, renderer: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Where ``image`` lands on the canvas: the (flat) pixels it covers and the (flat) cell
+        each shows. Drawn once per placement by matplotlib: an image whose cells
+        spell their own index in their colour, over a transparent window, read back."""
+        data = image.get_array()
+        shape = data.shape[:2]
+        ax = image.axes
+        key = (id(image), tuple(image.get_extent()), shape, ax.bbox.bounds)
+        found = self._cells.get(key)
+        if found is not None:
+            return found
+        pixels = np.asarray(self.canvas.buffer_rgba())
+        height, width = pixels.shape[:2]
+        x0, y0, x1, y1 = ax.bbox.extents
+        rows = slice(max(0, height - math.ceil(y1) - 2), min(height, height - math.floor(y0) + 2))
+        columns = slice(max(0, math.floor(x0) - 2), min(width, math.ceil(x1) + 2))
+        saved = pixels[rows, columns].copy()
+        index = np.arange(shape[0] * shape[1]).reshape(shape)
+        code = np.zeros((*shape, 4), np.uint8)
+        code[..., 0], code[..., 1], code[..., 3] = index >> 8, index & 255, 255
+        pixels[rows, columns] = 0  # transparent: the pixels the code covers become opaque
+        image.set_data(code)
+        try:
+            image.draw(renderer)
+            window = pixels[rows, columns]
+            covered = window[..., 3] == 255
+            cells = (window[..., 0].astype(np.intp) << 8 | window[..., 1])[covered]
+        finally:
+            image.set_data(data)
+            pixels[rows, columns] = saved
+        where = np.arange(height * width).reshape(height, width)[rows, columns][covered]
+        self._cells[key] = where, cells
+        return where, cells
+
     def _all_dynamic(self) -> list[Artist]:
         return self.tasks[self.shown].dynamic + self.dynamic
 
@@ -539,6 +588,8 @@ class ExplorerFigure:
             if artist.get_visible() and (ax is None or ax.get_visible()):
                 if isinstance(artist, Text):
                     self._draw_text(artist, renderer)
+                elif isinstance(artist, AxesImage) and artist.get_interpolation() == "nearest":
+                    self._draw_nearest(artist, renderer)
                 else:
                     artist.draw(renderer)
         return _png(self.canvas)
