@@ -328,7 +328,10 @@ class ExplorerFigure:
         fig = self.fig
         self.xs = [_LEFT + i * (_COL + _GAP_X) for i in range(MAX_MEMBERS)]
         self.title = fig.text(0.5, 0.992, "", ha="center", va="top", fontsize=style.FONT_SIZE + 1)
+        # the heading of the weights in two texts, so that only the short second one, the colour
+        # scale, changes with the settings (see _draw_text)
         self.weights_heading = fig.text(_LEFT, _WEIGHTS_Y + _ROW_H + 0.032, "", fontsize=_FONT)
+        self.scale_heading = fig.text(_LEFT, _WEIGHTS_Y + _ROW_H + 0.032, "", fontsize=_FONT)
         self.weight_axes = [
             _bare(fig.add_axes((x, _WEIGHTS_Y, _COL, _ROW_H))) for x in self.xs
         ]  # fmt: skip
@@ -354,13 +357,14 @@ class ExplorerFigure:
         self._init_numbers()
         self.dynamic: list[Artist] = [  # drawn in this order: texts last
             *self.weight_images, *self.covers, *self.init_bars, *self.trained_bars,
-            *self.values, self.title, self.weights_heading,
+            *self.values, self.title, self.weights_heading, self.scale_heading,
         ]  # fmt: skip
         self.tasks: dict[str, _TaskArtists] = {}
         self.shown: str | None = None
         self._backgrounds: dict[str, Any] = {}  # per task: the static parts, drawn once
         self._texts: dict[tuple, Any] = {}  # drawn texts, pasted again (see _draw_text)
         self._cells: dict[tuple, Any] = {}  # where each image's cells land (see _cell_map)
+        self._smooth: dict[tuple, Any] = {}  # drawn smooth images, pasted again (_draw_smooth)
 
     def _init_numbers(self) -> None:
         """Four small axes, one number each (init and trained bars), values written beside."""
@@ -460,10 +464,13 @@ class ExplorerFigure:
                 image.set_extent(extent)
                 _inset(ax, extent)
             self._layer_shape = (n_in, n_out)
-        self.weights_heading.set_text(
-            f"effective weights W ∘ (rᵢ sᵢᵀ) of layer {LAYERS[layer]} [{n_in} × {n_out}], "
-            f"one colour scale: c = {limit:.2g} (99th percentile of |entries|)"
-        )
+        heading = (f"effective weights W ∘ (rᵢ sᵢᵀ) of layer {LAYERS[layer]} [{n_in} × {n_out}], "
+                   "one colour scale ±c, c the 99th percentile of |entries|:")  # fmt: skip
+        if self.weights_heading.get_text() != heading:  # the scale follows it on the same line
+            self.weights_heading.set_text(heading)
+            box = self.weights_heading.get_window_extent(self.canvas.get_renderer())
+            self.scale_heading.set_x(box.x1 / self.fig.bbox.width + 0.004)
+        self.scale_heading.set_text(f"c = {limit:.2g}")
         artists.update(shown, members)
         self._update_numbers(task, *numbers)
         self.title.set_text(title)
@@ -509,14 +516,32 @@ class ExplorerFigure:
         if not text.get_text() or box is None:
             text.draw(renderer)
             return
+        self._draw_or_paste(text, renderer, box, text.get_text(), self._texts, 2048)
+
+    def _draw_smooth(self, image: AxesImage, renderer: Any) -> None:
+        """Draw a smoothly interpolated image, or paste its pixels drawn before from the same data
+        on the same pixels (a change of the layer shown or of the view leaves the ensemble's two
+        panels as they were)."""
+        box = Bbox.intersection(image.axes.bbox.padded(1), self.fig.bbox)
+        data = np.ascontiguousarray(image.get_array())
+        norm = image.norm
+        what = (hashlib.blake2b(data.tobytes()).digest(), data.shape, norm.vmin, norm.vmax,
+                tuple(image.get_extent()))  # fmt: skip
+        self._draw_or_paste(image, renderer, box, what, self._smooth, 32)
+
+    def _draw_or_paste(self, artist: Artist, renderer: Any, box: Bbox, what: Any,
+                       drawn: dict[tuple, Any], most: int) -> None:  # fmt: skip
+        """Draw ``artist``, whose pixels all lie in ``box``, or paste them from ``drawn`` when it
+        was drawn before as ``what`` on the same pixels; keep at most ``most`` there (a bound on
+        memory, refilled as needed)."""
         under = np.asarray(self.canvas.copy_from_bbox(box))
-        key = (id(text), text.get_text(), box.bounds, hashlib.blake2b(under.tobytes()).digest())
-        pixels = self._texts.get(key)
+        key = (id(artist), what, box.bounds, hashlib.blake2b(under.tobytes()).digest())
+        pixels = drawn.get(key)
         if pixels is None:
-            text.draw(renderer)
-            if len(self._texts) >= 2048:  # a bound on memory (a few MB); refilled as needed
-                self._texts.clear()
-            self._texts[key] = self.canvas.copy_from_bbox(box)
+            artist.draw(renderer)
+            if len(drawn) >= most:
+                drawn.clear()
+            drawn[key] = self.canvas.copy_from_bbox(box)
         else:
             self.canvas.restore_region(pixels)
 
@@ -590,6 +615,8 @@ class ExplorerFigure:
                     self._draw_text(artist, renderer)
                 elif isinstance(artist, AxesImage) and artist.get_interpolation() == "nearest":
                     self._draw_nearest(artist, renderer)
+                elif isinstance(artist, AxesImage):
+                    self._draw_smooth(artist, renderer)
                 else:
                     artist.draw(renderer)
         return _png(self.canvas)
