@@ -420,6 +420,14 @@ class ExplorerFigure:
             self.shown = task.name
         return self.tasks[task.name]
 
+    def prepare(self, task: Task) -> None:
+        """Draw the static parts of ``task``'s picture now (what the first :meth:`render` of it
+        would do), e.g. while something else computes its data."""
+        with _house():
+            self._show_task(task)
+            if task.name not in self._backgrounds:
+                self._capture_background()
+
     def update(
         self,
         task: Task,

@@ -18,6 +18,7 @@ compilation per task (:func:`warm_up`), no setting compiles anything new.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cache, lru_cache, partial
@@ -321,10 +322,18 @@ def _slot_values(task: Task, s: Settings) -> Any:
     return jax.tree_util.tree_map_with_path(value, _abstract(task.name)[1])
 
 
-@cache
 def _abstract(task_name: str) -> tuple[Any, Any]:
     """The graph structure of the task's slots (shared by every setting: the compiled programs
     key on it) and their pure state as shapes (``jax.ShapeDtypeStruct`` leaves)."""
+    with _tracing:  # warm-up jobs on two threads both need it: traced once
+        return _abstract_once(task_name)
+
+
+_tracing = threading.Lock()
+
+
+@cache
+def _abstract_once(task_name: str) -> tuple[Any, Any]:
     task = make_task(task_name)
     graphdef, state = nnx.split(nnx.eval_shape(lambda: _bel_build(task, Settings(), MAX_MEMBERS)))
     return graphdef, nnx.as_pure(state)
