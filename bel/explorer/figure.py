@@ -78,6 +78,7 @@ _COL = (_RIGHT - _LEFT - (MAX_MEMBERS - 1) * _GAP_X) / MAX_MEMBERS
 _ROW_H = 0.125
 _WEIGHTS_Y, _MEMBERS_Y = 0.765, 0.575
 _BOTTOM_Y, _BOTTOM_H = 0.065, 0.405
+_TITLE_GAP = 0.003
 
 
 # rcParams that are no matter of style (matplotlib's own style sheets leave them alone too)
@@ -327,7 +328,11 @@ class ExplorerFigure:
         self.dpi = dpi
         fig = self.fig
         self.xs = [_LEFT + i * (_COL + _GAP_X) for i in range(MAX_MEMBERS)]
-        self.title = fig.text(0.5, 0.992, "", ha="center", va="top", fontsize=style.FONT_SIZE + 1)
+        # the title in two texts that meet in the middle (see update), so that a change of the
+        # member count, seed or view and a change of the initialisation each redraw one of them
+        size = style.FONT_SIZE + 1
+        self.title = fig.text(0.5, 0.992, "", ha="center", va="top", fontsize=size)
+        self.init_title = fig.text(0.5 + _TITLE_GAP, 0.992, "", va="top", fontsize=size)
         # the heading of the weights in two texts, so that only the short second one, the colour
         # scale, changes with the settings (see _draw_text)
         self.weights_heading = fig.text(_LEFT, _WEIGHTS_Y + _ROW_H + 0.032, "", fontsize=_FONT)
@@ -357,7 +362,7 @@ class ExplorerFigure:
         self._init_numbers()
         self.dynamic: list[Artist] = [  # drawn in this order: texts last
             *self.weight_images, *self.covers, *self.init_bars, *self.trained_bars,
-            *self.values, self.title, self.weights_heading, self.scale_heading,
+            *self.values, self.title, self.init_title, self.weights_heading, self.scale_heading,
         ]  # fmt: skip
         self.tasks: dict[str, _TaskArtists] = {}
         self.shown: str | None = None
@@ -436,11 +441,13 @@ class ExplorerFigure:
         layer: int,
         numbers: tuple[dict[str, float], dict[str, float] | None],
         title: str,
+        init: str = "",
     ) -> None:
         """Show the first ``members`` members of ``shown`` (the effective weights of ``layer``),
-        the numbers ``(at init, after training or None)`` and ``title``."""
+        the numbers ``(at init, after training or None)`` and the title ``title``, followed by
+        ``init`` (the initialisation) when given."""
         with _house():
-            self._update(task, shown, members, layer, numbers, title)
+            self._update(task, shown, members, layer, numbers, title, init)
 
     def _update(
         self,
@@ -450,6 +457,7 @@ class ExplorerFigure:
         layer: int,
         numbers: tuple[dict[str, float], dict[str, float] | None],
         title: str,
+        init: str,
     ) -> None:
         artists = self._show_task(task)
         weights = shown.effective_weights[layer][:members]
@@ -482,6 +490,11 @@ class ExplorerFigure:
         artists.update(shown, members)
         self._update_numbers(task, *numbers)
         self.title.set_text(title)
+        self.init_title.set_text(init)
+        if init:  # the two meet at the middle, each keeps its place when the other changes
+            self.title.set(x=0.5 - _TITLE_GAP, ha="right")
+        else:
+            self.title.set(x=0.5, ha="center")
 
     def _update_numbers(self, task: Task, init: dict[str, float], trained: dict | None) -> None:
         for k, (key, _, (low, high)) in enumerate(METRICS[task.name]):

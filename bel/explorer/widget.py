@@ -680,19 +680,27 @@ class DiversityExplorer:
             settings.members,
             self.controls["layer"].value,
             (numbers["init"], numbers["trained"]),
-            self._title(settings, shown is self._trained),
+            *self._title_parts(settings, shown is self._trained),
         )
         self.png = self._figure.render()
         self.image.value = self.png
         self._say(message, error)
 
     def _title(self, s: Settings, trained: bool) -> str:
+        return " · ".join(self._title_pieces(s, trained))
+
+    def _title_parts(self, s: Settings, trained: bool) -> tuple[str, str]:
+        """The picture's title in two: member count, seed and state; the initialisation."""
+        members, init, seed, state = self._title_pieces(s, trained)
+        return f"{members} · {seed} · {state}", f"· {init}"
+
+    def _title_pieces(self, s: Settings, trained: bool) -> tuple[str, str, str, str]:
         if s.init == "random_sign":
             init = "r, s random signs ±1"
         else:
             init = f"r ~ N({s.r_mean:g}, {s.r_std:g}²), s ~ N({s.s_mean:g}, {s.s_std:g}²)"
         state = f"after {self._trained_steps} training steps" if trained else "at initialisation"
-        return f"E = {s.members} · {init} · seed {s.seed} · {state}"
+        return f"E = {s.members}", init, f"seed {s.seed}", state
 
     # ---------------------------------------------------------------------------------------------
     # training
