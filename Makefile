@@ -34,13 +34,9 @@ lab: $(STAMP)
 # the panel) and shows its outputs, no code. A kernel idle for EXPLORER_CULL seconds with no page
 # connected (the page was closed) is shut down; the jupytext Lab extension stays out of the page; the
 # page template is apps/share/voila/templates/bel (Voila's "lab" without style sheets from a CDN).
-# One kernel is kept pre-heated (--preheat_kernel): it has run the notebook before anyone asks, so
-# a visitor gets a panel whose programs are compiled and whose picture is drawn (a new one is heated
-# for the next visitor a second later; Voila never culls the one waiting).
 EXPLORER_CULL ?= 120
 EXPLORER_CULL_INTERVAL ?= 30
-VOILA_ARGS := --preheat_kernel=True --pool_size=1 \
-              --MappingKernelManager.cull_idle_timeout=$(EXPLORER_CULL) \
+VOILA_ARGS := --MappingKernelManager.cull_idle_timeout=$(EXPLORER_CULL) \
               --MappingKernelManager.cull_interval=$(EXPLORER_CULL_INTERVAL) \
               --MappingKernelManager.cull_connected=False \
               --VoilaConfiguration.extension_denylist="['jupyterlab-jupytext']" --template=bel

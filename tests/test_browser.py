@@ -310,13 +310,6 @@ def _kernels_started(log: Path) -> list[str]:
     return re.findall(r"Kernel started: ([0-9a-f-]+)", log.read_text())
 
 
-def _kernels_used(log: Path) -> list[str]:
-    """The ids of the kernels that served a page: pre-heated ones (``make explorer`` keeps one
-    ready; Voila logs "Using pre-heated kernel: ID"), or else the kernels started per page."""
-    text = log.read_text()
-    return re.findall(r"Using pre-heated kernel: ([0-9a-f-]+)", text) or _kernels_started(log)
-
-
 def _culled(log: Path) -> set[str]:
     """The ids of the kernels the server has culled (jupyter_server logs "Culling … (id) …")."""
     return set(re.findall(r"Culling .*?\(([0-9a-f-]+)\)", log.read_text()))
@@ -357,7 +350,7 @@ def test_the_app_is_usable_at_390_px_and_its_kernel_is_culled_after_the_page_clo
         _wait_for_change(image, before, "moving the members slider at 390 px")
         page.screenshot(path=str(ARTIFACTS / "app_390_members_5.png"), full_page=True)
         _no_errors(page.locator("body").inner_text(), problems)
-        kernel = _kernels_used(log)[-1]  # this page's
+        kernel = _kernels_started(log)[-1]  # this page's
         assert kernel not in _culled(log)  # kept while the page is open
         page.close()
     deadline = time.monotonic() + 60  # culled 4 s after the page closed (EXPLORER_CULL=4)

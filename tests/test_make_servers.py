@@ -92,6 +92,5 @@ def test_make_explorer_culls_idle_kernels_and_keeps_the_jupytext_extension_out()
     assert "apps/explorer.ipynb" in out.stdout
     assert "--MappingKernelManager.cull_idle_timeout=120" in out.stdout
     assert "--MappingKernelManager.cull_connected=False" in out.stdout
-    assert "--preheat_kernel=True --pool_size=1" in out.stdout  # a visitor finds a ready kernel
     assert "extension_denylist=\"['jupyterlab-jupytext']\"" in out.stdout
     assert "--template=bel" in out.stdout and "apps/share" in out.stdout
