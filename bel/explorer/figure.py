@@ -13,7 +13,12 @@ and draws only the artists whose data change on top of it ("blitting"). White co
 columns of inactive members. ``figure.savefig`` draws everything the ordinary way and gives the
 same picture. Even so, the few texts that change (the title, the values beside the bars) were most
 of an update's time; each one drawn is kept as pixels, keyed by its string, its place and the
-pixels it was drawn over, and pasted back when the same text comes again on the same pixels.
+pixels it was drawn over, and pasted back when the same text comes again on the same pixels (the
+title and the weights' heading are split so that a slider changes only a short part of them).
+The two smooth images are kept the same way, keyed by their data. The sixteen small images of
+``interpolation="nearest"`` are painted straight into the canvas: matplotlib draws once where each
+cell lands, and every update looks the cells' colours up there (the same pixels as matplotlib's
+own drawing, for a tenth of its time). The picture is written as an unfiltered PNG.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ No matplotlib and no widgets here. Everything is built and trained by bel itself
 - :func:`build` is ``bel.batchensemble(bel.mlp(in, out, hidden=HIDDEN, rngs=2·seed), E,
   rngs=2·seed + 1, init=…, r_mean=…, …)``. The explorer always builds ``E = MAX_MEMBERS`` member
   *slots*; because member ``k``'s initial factors do not depend on ``E``, the first ``E`` slots
-  are exactly the ``E``-member ensemble (:func:`first_members` cuts them out).
+  are exactly the ``E``-member ensemble (:func:`first_members` cuts them out). The slots' values
+  come from bel's own initialisers, with the same keys, without building modules: bit for bit
+  what that call returns, in a few milliseconds.
 - :func:`train` is :func:`bel.fit` on the slots with a ``member_mask``: only the first ``E``
   members' losses count, so the active slots end where ``bel.fit`` on the ``E``-member ensemble
   ends (the mask is data, not a shape).
@@ -31,8 +33,7 @@ from flax import nnx
 
 from bel import data, metrics
 from bel.convert import batchensemble
-from bel.layers import INITS, tile, untile
-from bel.layers.common import draw_factors, lecun_normal, zeros
+from bel.layers import INITS, common, tile, untile
 from bel.train import fit, mlp
 
 __all__ = [
@@ -263,8 +264,8 @@ def _shared(task_name: str, seed: int, use_base_weights: bool) -> tuple[tuple[An
     keys = _stream(2 * seed + 1, 4 * len(layers))
     return tuple(
         (
-            lecun_normal(keys[4 * i], (n_in, n_out), jnp.float32),
-            zeros(keys[4 * i + 1], (MAX_MEMBERS, n_out), jnp.float32),
+            common.lecun_normal(keys[4 * i], (n_in, n_out), jnp.float32),
+            common.zeros(keys[4 * i + 1], (MAX_MEMBERS, n_out), jnp.float32),
         )
         for i, (n_in, n_out) in enumerate(layers)
     )
@@ -285,16 +286,8 @@ def _factors(
     keys = _stream(2 * seed + 1, per_layer * len(layers))
     first = per_layer - 2 + (which == "s")  # the position of r's (s's) key in a layer's draws
     return tuple(
-        draw_factors(
-            keys[per_layer * i + first],
-            MAX_MEMBERS,
-            size[which == "s"],
-            init,
-            mean,
-            std,
-            jnp.float32,
-        )  # fmt: skip
-        for i, size in enumerate(layers)
+        common.draw_factors(key, MAX_MEMBERS, size[which == "s"], init, mean, std, jnp.float32)
+        for key, size in zip(keys[first::per_layer], layers, strict=True)
     )
 
 
