@@ -707,7 +707,16 @@ class DiversityExplorer:
 
     def train(self) -> None:
         """Train the members for ``controls["steps"]`` steps from the initialisation shown, with
-        progress in :attr:`progress`; then show the trained state (``view = "trained"``)."""
+        progress in :attr:`progress`; then show the trained state (``view = "trained"``).
+
+        It first waits (at most ``WAIT_LIMIT`` seconds, outside the update lock, which the
+        background needs to draw a task it finished) for the task's programs being compiled in
+        the background; after that, whatever is missing is compiled here."""
+        name = self.controls["task"].value
+        if not self._trainable[name].is_set():
+            self._say("Compiling the training program (once, a few seconds) …")
+            self._ready[name].wait(WAIT_LIMIT)
+            self._trainable[name].wait(WAIT_LIMIT)
         with self._lock:
             self._refresh(patience=WAIT_LIMIT)
             self._train()
@@ -726,10 +735,7 @@ class DiversityExplorer:
             self.progress.value = done
             self._say(f"training: {done}/{steps} steps, loss {loss:.4f}")
 
-        if not self._trainable[task.name].is_set():
-            self._say("Compiling the training program (once, a few seconds) …")
-            self._trainable[task.name].wait(WAIT_LIMIT)  # then it compiles in model.train
-        try:
+        try:  # compiles the training program if the background has not (yet)
             trained, losses = model.train(task, self._slots, settings.members, steps, report)
         finally:
             button.disabled = False
