@@ -5,7 +5,9 @@ No matplotlib and no widgets here. Everything is built and trained by bel itself
 - :func:`build` is ``bel.batchensemble(bel.mlp(in, out, hidden=HIDDEN, rngs=2·seed), E,
   rngs=2·seed + 1, init=…, r_mean=…, …)``. The explorer always builds ``E = MAX_MEMBERS`` member
   *slots*; because member ``k``'s initial factors do not depend on ``E``, the first ``E`` slots
-  are exactly the ``E``-member ensemble (:func:`first_members` cuts them out).
+  are exactly the ``E``-member ensemble (:func:`first_members` cuts them out). The slots' values
+  come from bel's own initialisers, with the same keys, without building modules: bit for bit
+  what that call returns, in a few milliseconds.
 - :func:`train` is :func:`bel.fit` on the slots with a ``member_mask``: only the first ``E``
   members' losses count, so the active slots end where ``bel.fit`` on the ``E``-member ensemble
   ends (the mask is data, not a shape).
@@ -18,9 +20,10 @@ compilation per task (:func:`warm_up`), no setting compiles anything new.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from typing import Any
 
 import jax
@@ -30,7 +33,7 @@ from flax import nnx
 
 from bel import data, metrics
 from bel.convert import batchensemble
-from bel.layers import INITS, tile, untile
+from bel.layers import INITS, common, tile, untile
 from bel.train import fit, mlp
 
 __all__ = [
@@ -198,6 +201,9 @@ def build(task: Task, settings: Settings, num_members: int = MAX_MEMBERS) -> nnx
     of its own. ``settings.members`` is not used here: the explorer builds ``MAX_MEMBERS`` slots
     and uses the first ``settings.members`` of them.
 
+    The ``MAX_MEMBERS`` slots (the default) are built in a few milliseconds, from the same draws
+    as bel's (see :func:`_slot_values`); their values are ``bel.batchensemble``'s bit for bit.
+
     >>> model = build(make_task("moons"), Settings(init="random_sign"))
     >>> type(model.layers[2]).__name__, model.layers[2].r.shape
     ('BatchEnsembleLinear', (8, 16))
@@ -207,10 +213,17 @@ def build(task: Task, settings: Settings, num_members: int = MAX_MEMBERS) -> nnx
         raise ValueError(f"build expects a Settings, got {type(settings).__name__}")
     if not _is_int(num_members) or not 1 <= num_members <= MAX_MEMBERS:
         raise ValueError(f"num_members must be an int in [1, {MAX_MEMBERS}], got {num_members!r}")
+    if num_members == MAX_MEMBERS:
+        return nnx.merge(_structure(task.name), _slot_values(task, settings))
+    return _bel_build(task, settings, int(num_members))
+
+
+def _bel_build(task: Task, settings: Settings, num_members: int) -> nnx.Module:
+    """What :func:`build` returns, built the way a learner would write it with bel."""
     base = mlp(task.in_features, task.out_features, hidden=HIDDEN, rngs=2 * settings.seed)
     return batchensemble(
         base,
-        int(num_members),
+        num_members,
         rngs=2 * settings.seed + 1,
         init=settings.init,
         r_mean=settings.r_mean,
@@ -221,13 +234,109 @@ def build(task: Task, settings: Settings, num_members: int = MAX_MEMBERS) -> nnx
     )
 
 
+# The slots without building modules. bel.batchensemble converts the three Linears in tree order,
+# drawing from one stream nnx.Rngs(2·seed + 1); each BatchEnsembleLinear takes from it, in this
+# order, a key for a fresh kernel and one for its (zero) bias when use_base_weights=False
+# (bel.layers.common.init_ensemble_params), then one for r and one for s (init_fast_weights).
+# Here the same keys come from the same stream and go to the same bel functions (lecun_normal,
+# zeros, draw_factors: the same compiled draws), so every value is bel's bit for bit; what is saved
+# is the building of modules (survey, copy, constructors: ~40 ms), and whatever does not depend on
+# the changed slider is kept (the base network per seed, the factors per mean and std).
+# tests/explorer/test_model.py holds the slots equal to bel.batchensemble's over random settings.
+
+
+@lru_cache(maxsize=256)
+def _stream(seed: int, count: int) -> tuple[jax.Array, ...]:
+    """The first ``count`` keys that ``nnx.Rngs(seed).params()`` hands out, in order."""
+    rngs = nnx.Rngs(seed)
+    return tuple(rngs.params() for _ in range(count))
+
+
+@lru_cache(maxsize=256)
+def _shared(task_name: str, seed: int, use_base_weights: bool) -> tuple[tuple[Any, Any], ...]:
+    """Per layer, the slots' shared kernel ``W`` and their biases ``[MAX_MEMBERS, out]``."""
+    task = make_task(task_name)
+    layers = _linears(task)
+    if use_base_weights:
+        base = mlp(task.in_features, task.out_features, hidden=HIDDEN, rngs=2 * seed)
+        # every member's bias starts from the base bias (as bel.layers.common tiles it)
+        return tuple((layer.kernel[...], _tiled(layer.bias[...])) for layer in base.layers[::2])
+    keys = _stream(2 * seed + 1, 4 * len(layers))
+    return tuple(
+        (
+            common.lecun_normal(keys[4 * i], (n_in, n_out), jnp.float32),
+            common.zeros(keys[4 * i + 1], (MAX_MEMBERS, n_out), jnp.float32),
+        )
+        for i, (n_in, n_out) in enumerate(layers)
+    )
+
+
+def _tiled(bias: Any) -> jax.Array:
+    return jax.device_put(np.tile(np.asarray(bias), (MAX_MEMBERS, 1)))
+
+
+@lru_cache(maxsize=1024)
+def _factors(
+    task_name: str, seed: int, use_base_weights: bool, which: str, init: str, mean: float,
+    std: float,
+) -> tuple[jax.Array, ...]:  # fmt: skip
+    """Per layer, the slots' ``r`` (``which="r"``) or ``s``, drawn as init_fast_weights does."""
+    layers = _linears(make_task(task_name))
+    per_layer = 2 if use_base_weights else 4
+    keys = _stream(2 * seed + 1, per_layer * len(layers))
+    first = per_layer - 2 + (which == "s")  # the position of r's (s's) key in a layer's draws
+    return tuple(
+        common.draw_factors(key, MAX_MEMBERS, size[which == "s"], init, mean, std, jnp.float32)
+        for key, size in zip(keys[first::per_layer], layers, strict=True)
+    )
+
+
+def _linears(task: Task) -> list[tuple[int, int]]:
+    """``(in, out)`` of each Linear of the task's network, in order."""
+    sizes = [task.in_features, *HIDDEN, task.out_features]
+    return list(zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def _slot_values(task: Task, s: Settings) -> Any:
+    """The pure state of ``build(task, s)``'s ``MAX_MEMBERS`` slots (see the note above)."""
+    normal = s.init == "normal"
+    means = (s.r_mean, s.r_std, s.s_mean, s.s_std) if normal else (0.0, 0.0, 0.0, 0.0)
+    shared = _shared(task.name, s.seed, s.use_base_weights)
+    r = _factors(task.name, s.seed, s.use_base_weights, "r", s.init, *means[:2])
+    f = _factors(task.name, s.seed, s.use_base_weights, "s", s.init, *means[2:])
+    values = {"kernel": 0, "bias": 1}
+
+    def value(path: tuple[Any, ...], _: Any) -> Any:
+        layer, name = path[-2].key // 2, path[-1].key
+        if name in values:
+            return shared[layer][values[name]]
+        return (r if name == "r" else f)[layer]
+
+    return jax.tree_util.tree_map_with_path(value, _abstract(task.name)[1])
+
+
+def _abstract(task_name: str) -> tuple[Any, Any]:
+    """The graph structure of the task's slots (shared by every setting: the compiled programs
+    key on it) and their pure state as shapes (``jax.ShapeDtypeStruct`` leaves)."""
+    with _tracing:  # warm-up jobs on two threads both need it: traced once
+        return _abstract_once(task_name)
+
+
+_tracing = threading.Lock()
+
+
+@cache
+def _abstract_once(task_name: str) -> tuple[Any, Any]:
+    task = make_task(task_name)
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: _bel_build(task, Settings(), MAX_MEMBERS)))
+    return graphdef, nnx.as_pure(state)
+
+
 @cache
 def _shapes(task_name: str) -> tuple[Any, Any, list[tuple[int, ...]]]:
-    """The graph structure of the task's slots (shared by every setting: the compiled programs
-    key on it), the tree structure of its state and the shapes of its arrays."""
-    task = make_task(task_name)
-    graphdef, state = nnx.split(nnx.eval_shape(lambda: build(task, Settings())))
-    state = nnx.as_pure(state)
+    """The graph structure of the task's slots, the tree structure of its state and the shapes
+    of its arrays."""
+    graphdef, state = _abstract(task_name)
     return graphdef, jax.tree.structure(state), [tuple(a.shape) for a in jax.tree.leaves(state)]
 
 

@@ -244,8 +244,6 @@ class DiversityExplorer:
             raise ValueError(f"steps must be a multiple of {CHUNK} in [{CHUNK}, 1000], "
                              f"got {steps!r}")  # fmt: skip
         self._make_controls(task, settings, layer, steps)
-        self._figure = ExplorerFigure(style.DPI)
-        self.figure = self._figure.fig
         # shown 1:1 (never scaled down), so that its text has the size the figure was made with
         self.image = widgets.Image(
             format="png",
@@ -284,24 +282,37 @@ class DiversityExplorer:
             else:
                 control.observe(self._on_change, names="value")
         self._guarded(self._refresh)
+        self._start_background()
 
     def _prepare(self, progress: Progress | None) -> None:
-        """Compile what the shown task needs for its first picture; the rest in the background.
+        """Compile what the shown task needs for its first picture, and draw the picture's static
+        parts meanwhile.
 
-        The compilations run two at a time (XLA compiles outside Python's lock). The panel is
-        usable as soon as the shown task can be built and evaluated. A background thread then
-        compiles, in this order, the other task's first picture (so that a task switch is
-        quick), the shown task's random signs / fresh ``W`` and training program, and the other
-        task's. A job that fails there is reported in the panel's message line and its event is
-        set all the same: whoever waits for it then compiles what it needs itself.
-        :meth:`wait_ready` waits for everything.
+        The compilations run two at a time, beside the drawing (XLA compiles outside Python's
+        lock). The panel is usable as soon as the shown task can be built and evaluated; then
+        :meth:`_start_background` compiles the rest.
+        """
+        first = self.controls["task"].value
+        self._ready = {name: threading.Event() for name in TASKS}  # first picture compiled
+        self._trainable = {name: threading.Event() for name in TASKS}  # everything compiled
+
+        def draw_static_parts() -> None:
+            self._figure = ExplorerFigure(style.DPI)
+            self.figure = self._figure.fig
+            self._figure.prepare(model.make_task(first))
+
+        self._warm(first, FIRST_PICTURE, progress, meanwhile=draw_static_parts)
+        self._ready[first].set()
+
+    def _start_background(self) -> None:
+        """Compile the rest on a background thread, once the first picture is shown: in this
+        order, the other task's first picture (so that a task switch is quick), the shown task's
+        random signs / fresh ``W`` and training program, and the other task's. A job that fails
+        there is reported in the panel's message line and its event is set all the same: whoever
+        waits for it then compiles what it needs itself. :meth:`wait_ready` waits for everything.
         """
         first = self.controls["task"].value
         other = next(name for name in TASKS if name != first)
-        self._ready = {name: threading.Event() for name in TASKS}  # first picture compiled
-        self._trainable = {name: threading.Event() for name in TASKS}  # everything compiled
-        self._warm(first, FIRST_PICTURE, progress)
-        self._ready[first].set()
 
         def rest() -> None:
             for name, names, done in (
@@ -325,9 +336,16 @@ class DiversityExplorer:
     #: the warm-up jobs a task needs beyond its first picture
     _LATER = ("build_fresh", "train")
 
-    def _warm(self, name: str, names: tuple[str, ...], progress: Progress | None) -> None:
-        """Run the warm-up jobs ``names`` of task ``name`` (two at a time); a job that fails is
-        reported as a short message (the program is then compiled when first needed)."""
+    def _warm(
+        self,
+        name: str,
+        names: tuple[str, ...],
+        progress: Progress | None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> None:
+        """Run the warm-up jobs ``names`` of task ``name`` (two at a time), and ``meanwhile`` on
+        this thread; a job that fails is reported as a short message (the program is then
+        compiled when first needed)."""
         jobs = model.warm_up_jobs(model.make_task(name))
         done = 0
 
@@ -338,6 +356,8 @@ class DiversityExplorer:
         step("compiling the explorer's programs (once) …")
         with ThreadPoolExecutor(2) as pool:
             futures = {job: pool.submit(jobs[job]) for job in names}
+            if meanwhile is not None:
+                meanwhile()
             for job, future in futures.items():
                 try:
                     future.result()
@@ -660,26 +680,43 @@ class DiversityExplorer:
             settings.members,
             self.controls["layer"].value,
             (numbers["init"], numbers["trained"]),
-            self._title(settings, shown is self._trained),
+            *self._title_parts(settings, shown is self._trained),
         )
         self.png = self._figure.render()
         self.image.value = self.png
         self._say(message, error)
 
     def _title(self, s: Settings, trained: bool) -> str:
+        return " · ".join(self._title_pieces(s, trained))
+
+    def _title_parts(self, s: Settings, trained: bool) -> tuple[str, str]:
+        """The picture's title in two: member count, seed and state; the initialisation."""
+        members, init, seed, state = self._title_pieces(s, trained)
+        return f"{members} · {seed} · {state}", f"· {init}"
+
+    def _title_pieces(self, s: Settings, trained: bool) -> tuple[str, str, str, str]:
         if s.init == "random_sign":
             init = "r, s random signs ±1"
         else:
             init = f"r ~ N({s.r_mean:g}, {s.r_std:g}²), s ~ N({s.s_mean:g}, {s.s_std:g}²)"
         state = f"after {self._trained_steps} training steps" if trained else "at initialisation"
-        return f"E = {s.members} · {init} · seed {s.seed} · {state}"
+        return f"E = {s.members}", init, f"seed {s.seed}", state
 
     # ---------------------------------------------------------------------------------------------
     # training
 
     def train(self) -> None:
         """Train the members for ``controls["steps"]`` steps from the initialisation shown, with
-        progress in :attr:`progress`; then show the trained state (``view = "trained"``)."""
+        progress in :attr:`progress`; then show the trained state (``view = "trained"``).
+
+        It first waits (at most ``WAIT_LIMIT`` seconds, outside the update lock, which the
+        background needs to draw a task it finished) for the task's programs being compiled in
+        the background; after that, whatever is missing is compiled here."""
+        name = self.controls["task"].value
+        if not self._trainable[name].is_set():
+            self._say("Compiling the training program (once, a few seconds) …")
+            self._ready[name].wait(WAIT_LIMIT)
+            self._trainable[name].wait(WAIT_LIMIT)
         with self._lock:
             self._refresh(patience=WAIT_LIMIT)
             self._train()
@@ -698,10 +735,7 @@ class DiversityExplorer:
             self.progress.value = done
             self._say(f"training: {done}/{steps} steps, loss {loss:.4f}")
 
-        if not self._trainable[task.name].is_set():
-            self._say("Compiling the training program (once, a few seconds) …")
-            self._trainable[task.name].wait(WAIT_LIMIT)  # then it compiles in model.train
-        try:
+        try:  # compiles the training program if the background has not (yet)
             trained, losses = model.train(task, self._slots, settings.members, steps, report)
         finally:
             button.disabled = False

@@ -89,7 +89,8 @@ def test_every_colour_bar_states_its_scale(states):
     assert len(bars) == 3, labels  # weights, p(class 1), mutual information
     assert all(labels), labels
     assert any("√ scale" in label for label in labels)
-    assert "c = " in picture.weights_heading.get_text()
+    assert "99th percentile of |entries|" in picture.weights_heading.get_text()
+    assert picture.scale_heading.get_text().startswith("c = ")
 
 
 def test_each_number_has_an_axis_of_its_own_with_its_value_written(states):

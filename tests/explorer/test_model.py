@@ -57,6 +57,28 @@ def test_the_first_members_of_the_slots_are_what_bel_batchensemble_builds(task, 
             np.testing.assert_array_equal(a, b)
 
 
+@settings(deadline=None, max_examples=25)
+@given(
+    name=st.sampled_from(model.TASKS),
+    init=st.sampled_from(["normal", "random_sign"]),
+    seed=st.integers(0, 99),
+    means=st.tuples(*[st.floats(-2.0, 2.0, allow_subnormal=False)] * 2),
+    stds=st.tuples(*[st.floats(0.0, 1.5, allow_subnormal=False)] * 2),
+    use_base_weights=st.booleans(),
+)
+def test_the_slots_are_bel_batchensemble_bit_for_bit(name, init, seed, means, stds,
+                                                     use_base_weights):  # fmt: skip
+    # build() draws the slots without building modules (model._slot_values): every value must
+    # still be exactly what bel.batchensemble(bel.mlp(...), 8, ...) draws
+    task = model.make_task(name)
+    s = Settings(init=init, seed=seed, r_mean=means[0], s_mean=means[1], r_std=stds[0],
+                 s_std=stds[1], use_base_weights=use_base_weights)  # fmt: skip
+    fast = model.build(task, s)
+    for a, b in zip(_leaves(fast), _leaves(_bel_model(task, s, MAX_MEMBERS)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert nnx.graphdef(fast) == nnx.graphdef(_bel_model(task, s, MAX_MEMBERS))
+
+
 @pytest.mark.parametrize("members", [1, 3])
 def test_training_the_slots_with_a_mask_is_bel_fit_on_the_smaller_ensemble(task, members):
     # float32 sums over 8 or over `members` rows round differently, and training amplifies the

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import bel
-from bel.explorer import model
+from bel.explorer import model, widget
 from bel.explorer.model import Settings
 from bel.explorer.widget import CONTROLS, SWITCH_WAIT, DiversityExplorer
 
@@ -406,6 +406,24 @@ def test_code_that_reads_right_after_a_task_switch_reads_the_new_task(monkeypatc
     assert set(explorer.numbers["init"]) == {"spread_data", "spread_off_data", "cosine", "rmse"}
     assert explorer.report().startswith("regression with a gap")
     healthy(explorer)
+
+
+def test_train_at_once_after_construction_waits_for_the_background_without_blocking_it(
+    monkeypatch,
+):
+    # Train right after the panel appears waits for the training program from the background;
+    # the background first finishes the other task and then takes the update lock to draw it if
+    # asked to. Waiting while holding that lock would stall both until WAIT_LIMIT.
+    monkeypatch.setattr(widget, "WAIT_LIMIT", 30.0)
+    release = threading.Event()
+    _warm_up_jobs_that(monkeypatch, _gap_waits_for(release))
+    explorer = DiversityExplorer(members=2, steps=50)
+    threading.Timer(1.0, release.set).start()
+    start = time.perf_counter()
+    explorer.controls["train"].click()
+    assert time.perf_counter() - start < 25.0, "Train waited for the background's time-out"
+    healthy(explorer)
+    assert explorer.trained and explorer.wait_ready(timeout=300)
 
 
 def test_a_failed_background_warm_up_is_a_message_and_everything_compiles_when_needed(
