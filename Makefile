@@ -46,11 +46,11 @@ explorer: $(STAMP)
 	  $(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(VOILA_ARGS) $(EXPLORER_ARGS) apps/explorer.ipynb
 
 # Two pytest-xdist workers (tests/conftest.py keeps each expensive module fixture on one worker);
-# TEST_WORKERS=0 runs the suite in one process.
+# TEST_WORKERS=0 runs the suite in one process. The ten slowest tests are listed at the end.
 TEST_WORKERS ?= 2
 test: $(STAMP) book
 	$(BIN)/ruff check bel tests bench tools notebooks docs apps
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=10
 
 # The same with ten times as many hypothesis examples per property test (tests/conftest.py).
 test-thorough: $(STAMP) book
