@@ -46,9 +46,9 @@
 #   the initialisation of $r, s$ changes that.
 #
 # **Prerequisites.** Notebooks `01_effective_weights` (member $i$ uses $W \circ (r_i s_i^\top)$) and
-# `02_batchensemble_vs_naive` (the scores NLL, ECE, Brier, disagreement, mutual information). **Run
-# time:** 25–27 s (measured by `make bench` in a fresh kernel on a shared 2-core CPU); the last cell
-# prints this run's time.
+# `02_batchensemble_vs_naive` (the scores NLL, ECE, Brier, disagreement, mutual information).
+# **Run time:** 25–27 s (measured by `make bench` in a fresh kernel on a shared 2-core CPU); the
+# last cell prints this run's time.
 
 # %%
 # Colab or a fresh machine: install bel from its repository if it is missing (no-op here).
