@@ -17,11 +17,11 @@ EXPLORER_ARGS ?=
 # per visit). Only these two targets set it; delete the folder to start afresh.
 JAX_CACHE     := JAX_COMPILATION_CACHE_DIR=$(HOME)/.cache/bel/jax JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
 
-# (Re)install when the venv is missing or pyproject.toml changed since the last install.
+# (Re)install when the venv is missing or pyproject.toml changed since the last install: bel and
+# its dev and docs extras, with uv from pip's package sources, or pip if uv fails (tools/install.py).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	$(BIN)/python -m tools.install
 	touch $(STAMP)
 
 # binder/jupyter_server_config.json hides the paired notebooks/NN_name.py from the file browser
