@@ -34,14 +34,16 @@ lab: $(STAMP)
 # the panel) and shows its outputs, no code. A kernel idle for EXPLORER_CULL seconds with no page
 # connected (the page was closed) is shut down; the jupytext Lab extension stays out of the page; the
 # page template is apps/share/voila/templates/bel (Voila's "lab" without style sheets from a CDN).
+# apps/voila.py keeps one kernel pre-heated: the app has run in it before a page asks for it.
 EXPLORER_CULL ?= 120
 EXPLORER_CULL_INTERVAL ?= 30
 VOILA_ARGS := --MappingKernelManager.cull_idle_timeout=$(EXPLORER_CULL) \
               --MappingKernelManager.cull_interval=$(EXPLORER_CULL_INTERVAL) \
               --MappingKernelManager.cull_connected=False \
-              --VoilaConfiguration.extension_denylist="['jupyterlab-jupytext']" --template=bel
+              --VoilaConfiguration.extension_denylist="['jupyterlab-jupytext']" --template=bel \
+              --Voila.config_file_paths="['$(CURDIR)/apps']"
 explorer: $(STAMP)
-	@echo "bel's diversity explorer: http://localhost:$(EXPLORER_PORT)/ (the first load compiles, about 10 s; Ctrl-C stops it)"
+	@echo "bel's diversity explorer: http://localhost:$(EXPLORER_PORT)/ (ready in about 10 s; Ctrl-C stops it)"
 	$(JAX_CACHE) JUPYTER_PATH=$(CURDIR)/apps/share$${JUPYTER_PATH:+:$$JUPYTER_PATH} \
 	  $(BIN)/voila --no-browser --port=$(EXPLORER_PORT) $(VOILA_ARGS) $(EXPLORER_ARGS) apps/explorer.ipynb
 

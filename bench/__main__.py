@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["bench.layers", "bench.train", "bench.batches", "bench.explorer", "bench.notebooks"]
+MODULES = [
+    "bench.layers",
+    "bench.train",
+    "bench.batches",
+    "bench.explorer",
+    "bench.app",
+    "bench.notebooks",
+]
 
 
 def main(argv: list[str]) -> None:

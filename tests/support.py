@@ -90,17 +90,19 @@ def jax_cache() -> Path:
     return Path(os.environ["BEL_TEST_JAX_CACHE"])
 
 
-def scratch_env(tmp: Path) -> dict[str, str]:
+def scratch_env(tmp: Path, cache: Path | None = None) -> dict[str, str]:
     """This environment with every Jupyter, IPython and matplotlib folder (and HOME) under ``tmp``,
-    in a folder named after its variable; JAX's compilation cache is the session's
-    (:func:`jax_cache`), also where the Makefile looks for it (``$HOME/.cache/bel/jax``)."""
+    in a folder named after its variable; JAX's compilation cache is ``cache``, by default the
+    session's (:func:`jax_cache`), also where the Makefile looks for it (``$HOME/.cache/bel/jax``).
+    """
+    cache = cache or jax_cache()
     env = dict(os.environ)
     for name in SCRATCH:
         (tmp / name).mkdir()
         env[name] = str(tmp / name)
     (tmp / "HOME" / ".cache" / "bel").mkdir(parents=True)
-    (tmp / "HOME" / ".cache" / "bel" / "jax").symlink_to(jax_cache(), target_is_directory=True)
-    env["JAX_COMPILATION_CACHE_DIR"] = str(jax_cache())
+    (tmp / "HOME" / ".cache" / "bel" / "jax").symlink_to(cache, target_is_directory=True)
+    env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
     env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     return env
 

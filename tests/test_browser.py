@@ -327,6 +327,9 @@ def test_the_app_shows_only_the_panel_and_responds_at_1280_px(app):
 
 
 def test_the_app_is_usable_at_390_px_and_its_kernel_is_culled_after_the_page_closes(app):
+    # This page gets the pre-heated kernel Voila started after the 1280 px visit; it has been idle
+    # for longer than EXPLORER_CULL by now, which apps/voila.py's kernel manager must not hold
+    # against it (without it, the culler shuts it down before the page connects).
     base, log = app
     with _app_page(base, 390) as (page, problems, image, _):
         # the page itself does not scroll sideways: the controls stack, the picture scrolls
