@@ -8,8 +8,8 @@ examples than the profile's (each example compiles) ask for a fraction of it,
 ``settings(max_examples=settings.default.max_examples // 4)``, so every ``@given`` test runs more
 examples under ``thorough``.
 
-JAX: one compilation cache folder for the session (``BEL_TEST_JAX_CACHE``), shared by every
-server and notebook kernel the tests start (tests/support.py), removed at the end.
+JAX: one compilation cache folder for the session (``BEL_TEST_JAX_CACHE``), shared by the test
+processes and every server and notebook kernel they start (tests/support.py), removed at the end.
 """
 
 import os
@@ -34,6 +34,12 @@ _OWNER = "BEL_TEST_JAX_CACHE" not in os.environ
 _JAX_CACHE = os.environ.setdefault(
     "BEL_TEST_JAX_CACHE", tempfile.mkdtemp(prefix="bel-test-jax-cache-")
 )
+# The test processes themselves use it too (set before anything imports jax): a program one worker,
+# kernel or subprocess has compiled, the others load. tests/support.py's compiled() still sees a
+# program loaded from the cache (JAX reports it as a compilation), so "compiles nothing" stays
+# strict.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 
 def pytest_unconfigure(config):
