@@ -61,8 +61,9 @@ class LayerOptions(TypedDict, total=False):
 # runs in NumPy (nothing to compile), inside one in JAX, with the same values. JAX's random bits
 # are counter-based, so a prefix of the pool equals a draw of that shape (lecun_normal's doctest).
 # Member k's draw comes from fold_in(key, k), so it does not depend on E; all members' rows are
-# drawn in one call, over a power-of-two number of rows (>= 8), so a new E compiles nothing either.
-_MIN_POOL, _MIN_ROW_POOL, _MIN_ROWS = 1 << 14, 1 << 9, 8
+# drawn in one call, over a power-of-two number of rows (>= 16), so a new E compiles nothing either;
+# a row pool holds at least 4096 values, so the layers of a small network share one program.
+_MIN_POOL, _MIN_ROW_POOL, _MIN_ROWS = 1 << 14, 1 << 12, 16
 
 
 def _bucket(n: int, least: int) -> int:
