@@ -31,8 +31,9 @@ class HandOverKernelManager(AsyncMappingKernelManager):
         last = self._seen.get(kernel_id)
         self._seen[kernel_id] = now
         # not seen for two passes: it was in Voila's pool and has just been handed to a page
-        if last is None or now - last > timedelta(seconds=2 * self.cull_interval):
-            kernel = self.get_kernel(kernel_id)
+        kernel = self.get_kernel(kernel_id)
+        fresh = last is None or now - last > timedelta(seconds=2 * self.cull_interval)
+        if fresh and hasattr(kernel, "last_activity"):  # set once the kernel has started
             kernel.last_activity = max(kernel.last_activity, now)
         await super().cull_kernel_if_idle(kernel_id)
         if kernel_id not in self:  # culled

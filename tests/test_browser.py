@@ -327,9 +327,9 @@ def test_the_app_shows_only_the_panel_and_responds_at_1280_px(app):
 
 
 def test_the_app_is_usable_at_390_px_and_its_kernel_is_culled_after_the_page_closes(app):
-    # This page gets the pre-heated kernel Voila started after the 1280 px visit; it has been idle
-    # for longer than EXPLORER_CULL by now, which apps/voila.py's kernel manager must not hold
-    # against it (without it, the culler shuts it down before the page connects).
+    # After the 1280 px test, this page gets the kernel Voila pre-heated after that visit; it has
+    # been idle for longer than EXPLORER_CULL by now, which apps/voila.py's kernel manager must not
+    # hold against it (without it, the culler shuts it down before the page connects).
     base, log = app
     with _app_page(base, 390) as (page, problems, image, _):
         # the page itself does not scroll sideways: the controls stack, the picture scrolls
@@ -353,7 +353,12 @@ def test_the_app_is_usable_at_390_px_and_its_kernel_is_culled_after_the_page_clo
         _wait_for_change(image, before, "moving the members slider at 390 px")
         page.screenshot(path=str(ARTIFACTS / "app_390_members_5.png"), full_page=True)
         _no_errors(page.locator("body").inner_text(), problems)
-        kernel = _kernels_started(log)[-1]  # this page's
+        # this page's kernel, as the page itself names it (with a pre-heated kernel, Voila has
+        # already started the next one, so the log's newest kernel is not this page's)
+        kernel = page.evaluate(
+            "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+        )
+        assert kernel in _kernels_started(log)
         assert kernel not in _culled(log)  # kept while the page is open
         page.close()
     deadline = time.monotonic() + 60  # culled 4 s after the page closed (EXPLORER_CULL=4)
