@@ -259,8 +259,9 @@ def _shared(task_name: str, seed: int, use_base_weights: bool) -> tuple[tuple[An
     layers = _linears(task)
     if use_base_weights:
         base = mlp(task.in_features, task.out_features, hidden=HIDDEN, rngs=2 * seed)
-        # every member's bias starts from the base bias (as bel.layers.common tiles it)
-        return tuple((layer.kernel[...], _tiled(layer.bias[...])) for layer in base.layers[::2])
+        # every member's bias starts from the base bias, tiled as init_ensemble_params tiles it
+        return tuple((layer.kernel[...], common._rows(layer.bias[...], MAX_MEMBERS))
+                     for layer in base.layers[::2])  # fmt: skip
     keys = _stream(2 * seed + 1, 4 * len(layers))
     return tuple(
         (
@@ -269,10 +270,6 @@ def _shared(task_name: str, seed: int, use_base_weights: bool) -> tuple[tuple[An
         )
         for i, (n_in, n_out) in enumerate(layers)
     )
-
-
-def _tiled(bias: Any) -> jax.Array:
-    return jax.device_put(np.tile(np.asarray(bias), (MAX_MEMBERS, 1)))
 
 
 @lru_cache(maxsize=1024)

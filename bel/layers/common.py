@@ -144,13 +144,15 @@ def lecun_normal(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float3
     >>> bool((jax.jit(lecun_normal, static_argnums=1)(key, (3, 3, 2, 4)) == kernel).all())
     True
     """
-    # the scale as flax computes it, in the kernel's dtype
-    variance = np.asarray(1.0 / math.prod(shape[:-1]), dtype)
-    scale = np.sqrt(variance) / np.asarray(_TRUNCATED_STD, dtype)
+    scale = _lecun_scale(shape, dtype)
     return _device(_draw(key, tuple(shape), "truncated_normal", 0.0, scale, dtype))
 
 
-_TRUNCATED_STD = 0.87962566103423978  # of a standard normal truncated to [-2, 2]
+def _lecun_scale(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """The scale of a lecun-normal kernel as flax computes it, in the kernel's dtype: the std of
+    ``1 / fan_in`` over that of a standard normal truncated to [-2, 2]."""
+    variance = np.asarray(1.0 / math.prod(shape[:-1]), dtype)
+    return np.sqrt(variance) / np.asarray(0.87962566103423978, dtype)
 
 
 def zeros(key: Any, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
@@ -241,8 +243,7 @@ def draw_factors(
 
 def member_kernels(key: jax.Array, num_members: int, shape: tuple[int, ...], dtype: Any):
     """``num_members`` independent lecun-normal kernels, member k from ``fold_in(key, k)``."""
-    variance = np.asarray(1.0 / math.prod(shape[:-1]), dtype)
-    scale = np.sqrt(variance) / np.asarray(_TRUNCATED_STD, dtype)
+    scale = _lecun_scale(shape, dtype)
     return _device(_draw(key, tuple(shape), "truncated_normal", 0.0, scale, dtype, num_members))
 
 
