@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -33,6 +32,7 @@ from flax.nnx.filterlib import Filter
 
 from bel import metrics
 from bel._checks import check_int, check_module, is_int, is_real
+from bel._jit import jit
 from bel.layers import FastWeight, num_members, tile
 from bel.train import LOSSES, _forward, training_run
 
@@ -212,7 +212,7 @@ def train_step_seconds(
     return median_seconds(prepared.run, steps, warmup=warmup, repeats=repeats) / steps
 
 
-@partial(jax.jit, static_argnames="num_bins")
+@jit(static_argnames="num_bins")
 def _classification_summary(z: jax.Array, y: jax.Array, num_bins: int) -> dict[str, jax.Array]:
     # One compiled computation for all metrics (one compilation per shape, not one per metric).
     return {

@@ -55,6 +55,7 @@ from flax import nnx
 from flax.nnx import filterlib
 
 from bel._checks import as_rngs, check_int, check_module
+from bel._jit import jit
 from bel.layers import (
     ENSEMBLE_LAYERS,
     BatchEnsembleConv,
@@ -90,7 +91,7 @@ def clone(model: M) -> M:
     return nnx.merge(graphdef, _copy(state))
 
 
-@jax.jit
+@jit
 def _copy(state: Any) -> Any:
     # One compiled program copies every array (a jit output is a fresh buffer: nothing aliases).
     return jax.tree.map(jnp.copy, state)

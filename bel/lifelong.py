@@ -89,7 +89,10 @@ def _ensemble_layers(model: Any, name: str) -> list[BatchEnsembleLayer]:
 
 
 def _check_member_index(model: nnx.Module, k: Any, name: str) -> int:
-    E = _ensemble_layers(model, name)[0].num_members
+    return _check_index(k, _ensemble_layers(model, name)[0].num_members, name)
+
+
+def _check_index(k: Any, E: int, name: str) -> int:
     if not (is_int(k) and 0 <= k < E):
         raise ValueError(f"{name} expects a member index k in [0, {E}), got {k!r}")
     return int(k)
@@ -331,9 +334,9 @@ def task_accuracies(
     tasks = list(tasks)
     if not tasks or not all(isinstance(t, (tuple, list)) and len(t) == 2 for t in tasks):
         raise ValueError("task_accuracies expects a non-empty list of (x, labels) pairs")
-    if not _layers(model):
+    if not _layers(model, "task_accuracies"):
         return np.array([float(accuracy(predict(model, x)[0], y)) for x, y in tasks])
-    E = num_members(model)
+    E = num_members(model)  # every layer's count, checked to agree
     if members is None:
         members = [j if j < E else None for j in range(len(tasks))]
     members = list(members)
@@ -341,8 +344,7 @@ def task_accuracies(
         raise ValueError(
             f"task_accuracies expects one member per task ({len(tasks)}), got {len(members)}"
         )
-    members = [None if k is None else _check_member_index(model, k, "task_accuracies")
-               for k in members]  # fmt: skip
+    members = [None if k is None else _check_index(k, E, "task_accuracies") for k in members]
     # every member on every task's inputs in one call (no per-member copies): [E, ΣN, C]; then
     # member k's outputs on task j's rows (sliced in NumPy: nothing compiles per task size)
     outputs = np.asarray(predict(model, np.concatenate([np.asarray(x) for x, _ in tasks])))

@@ -25,7 +25,6 @@ Conventions shared by every function here:
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -34,6 +33,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from bel._checks import check_int
+from bel._jit import jit
 
 __all__ = [
     "member_probs",
@@ -161,42 +161,42 @@ def _xlogy_terms(p: jax.Array, log_p: jax.Array) -> jax.Array:
     return jnp.where(p > 0, p * log_p, 0.0)
 
 
-@jax.jit
+@jit
 def _member_probs(z: jax.Array) -> jax.Array:
     return jax.nn.softmax(_as_float(z), axis=-1)
 
 
-@jax.jit
+@jit
 def _ensemble_probs(z: jax.Array) -> jax.Array:
     return jnp.mean(_member_probs(z), axis=0)
 
 
-@jax.jit
+@jit
 def _ensemble_log_probs(z: jax.Array) -> jax.Array:
     z = _as_float(z)
     return jax.nn.logsumexp(jax.nn.log_softmax(z, axis=-1), axis=0) - math.log(z.shape[0])
 
 
-@jax.jit
+@jit
 def _nll(z: jax.Array, y: jax.Array) -> jax.Array:
     log_p = _ensemble_log_probs(z)
     return -jnp.mean(jnp.take_along_axis(log_p, y[:, None], axis=-1))
 
 
-@jax.jit
+@jit
 def _accuracy(z: jax.Array, y: jax.Array) -> jax.Array:
     p = _ensemble_probs(z)
     return jnp.mean((jnp.argmax(p, axis=-1) == y).astype(p.dtype))
 
 
-@jax.jit
+@jit
 def _brier(z: jax.Array, y: jax.Array) -> jax.Array:
     p = _ensemble_probs(z)
     onehot = jax.nn.one_hot(y, p.shape[-1], dtype=p.dtype)
     return jnp.mean(jnp.sum((p - onehot) ** 2, axis=-1))
 
 
-@partial(jax.jit, static_argnames="num_bins")
+@jit(static_argnames="num_bins")
 def _ece(z: jax.Array, y: jax.Array, num_bins: int) -> jax.Array:
     p = _ensemble_probs(z)
     conf = jnp.max(p, axis=-1)
@@ -209,7 +209,7 @@ def _ece(z: jax.Array, y: jax.Array, num_bins: int) -> jax.Array:
     return jnp.sum(jnp.abs(gaps)) / conf.shape[0]
 
 
-@jax.jit
+@jit
 def _pairwise_disagreement(z: jax.Array) -> jax.Array:
     z = _as_float(z)
     e = z.shape[0]
@@ -220,7 +220,7 @@ def _pairwise_disagreement(z: jax.Array) -> jax.Array:
     return jnp.sum(differ) / (e * (e - 1))  # the diagonal is 0
 
 
-@jax.jit
+@jit
 def _pairwise_kl(z: jax.Array) -> jax.Array:
     z = _as_float(z)
     e, n, _ = z.shape
@@ -240,24 +240,24 @@ def _pairwise_kl(z: jax.Array) -> jax.Array:
     return jnp.sum(kl) / (e * (e - 1))  # the diagonal is exactly 0
 
 
-@jax.jit
+@jit
 def _predictive_entropy(z: jax.Array) -> jax.Array:
     log_p = _ensemble_log_probs(z)
     return -jnp.sum(_xlogy_terms(jnp.exp(log_p), log_p), axis=-1)
 
 
-@jax.jit
+@jit
 def _expected_entropy(z: jax.Array) -> jax.Array:
     log_p = jax.nn.log_softmax(_as_float(z), axis=-1)
     return -jnp.mean(jnp.sum(_xlogy_terms(jnp.exp(log_p), log_p), axis=-1), axis=0)
 
 
-@jax.jit
+@jit
 def _mutual_information(z: jax.Array) -> jax.Array:
     return jnp.maximum(_predictive_entropy(z) - _expected_entropy(z), 0.0)
 
 
-@jax.jit
+@jit
 def _cosine_matrix(weights: jax.Array) -> jax.Array:
     """``[E, E]`` cosine similarities of the flattened members; all-zero members give 0."""
     w = _as_float(weights.reshape(weights.shape[0], -1))
@@ -270,7 +270,7 @@ def _cosine_matrix(weights: jax.Array) -> jax.Array:
     return jnp.where(diagonal, nonzero.astype(s.dtype)[:, None], s)
 
 
-@jax.jit
+@jit
 def _mean_pairwise_cosine(weights: jax.Array) -> jax.Array:
     s = _cosine_matrix(weights)
     e = s.shape[0]
@@ -555,18 +555,18 @@ def mean_pairwise_cosine(weights: ArrayLike) -> jax.Array:
 # Function-space similarity of the members
 
 
-@jax.jit
+@jit
 def _member_errors(z: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean((jnp.argmax(z, axis=-1) != y[None, :]).astype(_as_float(z).dtype))
 
 
-@jax.jit
+@jit
 def _normalized_disagreement(z: jax.Array, y: jax.Array) -> jax.Array:
     d, err = _pairwise_disagreement(z), _member_errors(z, y)
     return jnp.where(err > 0, d / jnp.where(err > 0, err, 1.0), 0.0)
 
 
-@jax.jit
+@jit
 def _pairwise_correlation(z: jax.Array) -> jax.Array:
     p = _member_probs(z)
     centred = p.reshape(p.shape[0], -1) - 1.0 / p.shape[-1]  # each row's mean is exactly 1/C
@@ -627,7 +627,7 @@ class ReliabilityCurve(NamedTuple):
     count: jax.Array  # how many inputs fall in the bin
 
 
-@partial(jax.jit, static_argnames="num_bins")
+@jit(static_argnames="num_bins")
 def _reliability_curve(z: jax.Array, y: jax.Array, num_bins: int) -> ReliabilityCurve:
     p = _ensemble_probs(z)
     conf = jnp.max(p, axis=-1)
@@ -664,7 +664,7 @@ def reliability_curve(logits: ArrayLike, labels: ArrayLike, num_bins: int = 15) 
     return _reliability_curve(z, _check_labels(labels, z, "reliability_curve"), num_bins=num_bins)
 
 
-@jax.jit
+@jit
 def _max_probability(z: jax.Array) -> jax.Array:
     return jnp.max(_ensemble_probs(z), axis=-1)
 
@@ -695,7 +695,7 @@ def _check_scores(scores: Any, name: str, what: str) -> Any:
     return s
 
 
-@jax.jit
+@jit
 def _auroc(negatives: jax.Array, positives: jax.Array) -> jax.Array:
     neg = jnp.sort(_as_float(negatives))
     pos = _as_float(positives).astype(neg.dtype)
@@ -728,7 +728,7 @@ def auroc(negative_scores: ArrayLike, positive_scores: ArrayLike) -> jax.Array:
     return _auroc(neg, pos)
 
 
-@jax.jit
+@jit
 def _accuracy_rejection_curve(correct: jax.Array, confidence: jax.Array, keep: jax.Array):
     order = jnp.argsort(-_as_float(confidence), stable=True)
     hits = jnp.cumsum(_as_float(correct)[order])  # hits[k-1]: right answers among the k kept
@@ -785,7 +785,7 @@ def accuracy_rejection_curve(
 # Where the data are: distance to the nearest training point
 
 
-@jax.jit
+@jit
 def _nearest_distance(points: jax.Array, data: jax.Array) -> jax.Array:
     # Broadcast the differences ([P, D, F]) in blocks of points, so memory stays O(block · D · F).
     def block(p: jax.Array) -> jax.Array:
@@ -863,7 +863,7 @@ def _prefix_pair_means(matrix: jax.Array, one_member: float) -> jax.Array:
     return jnp.where(size > 1, off_diagonal / jnp.maximum(size * (size - 1), 1.0), one_member)
 
 
-@jax.jit
+@jit
 def _prefix_ensemble_log_probs(z: jax.Array) -> jax.Array:
     log_p = jax.nn.log_softmax(_as_float(z), axis=-1)  # [E, N, C]
     e = z.shape[0]
@@ -871,7 +871,7 @@ def _prefix_ensemble_log_probs(z: jax.Array) -> jax.Array:
     return jax.nn.logsumexp(masked, axis=1) - jnp.log(_prefix_sizes(e))[:, None, None]
 
 
-@jax.jit
+@jit
 def _prefix_mutual_information(z: jax.Array) -> jax.Array:
     log_p = jax.nn.log_softmax(_as_float(z), axis=-1)
     member_entropy = -jnp.sum(_xlogy_terms(jnp.exp(log_p), log_p), axis=-1)  # [E, N]
@@ -883,20 +883,20 @@ def _prefix_mutual_information(z: jax.Array) -> jax.Array:
     return jnp.maximum(predictive - expected, 0.0)
 
 
-@jax.jit
+@jit
 def _prefix_pairwise_disagreement(z: jax.Array) -> jax.Array:
     pred = jnp.argmax(z, axis=-1)  # [E, N]
     differ = jnp.mean((pred[:, None, :] != pred[None, :, :]).astype(jnp.float32), axis=-1)
     return _prefix_pair_means(differ, 0.0)
 
 
-@jax.jit
+@jit
 def _prefix_accuracy(z: jax.Array, y: jax.Array) -> jax.Array:
     predicted = jnp.argmax(_prefix_ensemble_log_probs(z), axis=-1)  # [E, N]
     return jnp.mean((predicted == y[None]).astype(jnp.float32), axis=-1)
 
 
-@jax.jit
+@jit
 def _prefix_mean_pairwise_cosine(weights: jax.Array) -> jax.Array:
     return _prefix_pair_means(_cosine_matrix(weights), 1.0)
 

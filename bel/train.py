@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any, Literal
 
 import jax
@@ -45,6 +45,7 @@ from flax.nnx.filterlib import Filter
 from jax.typing import ArrayLike
 
 from bel._checks import check_module, is_int
+from bel._jit import jit
 from bel.layers import num_members as model_members
 from bel.layers import tile, untile
 
@@ -89,7 +90,7 @@ def _optimizer(graphdef: Any, params: Any, rest: Any, hyper: dict[str, jax.Array
     )
 
 
-@partial(jax.jit, static_argnames=("graphdef", "static"))
+@jit(static_argnames=("graphdef", "static"))
 def _init_opt_state(graphdef, params, rest, hyper, static):
     return _optimizer(graphdef, params, rest, hyper, static).init(params)
 
@@ -125,7 +126,7 @@ def _step(graphdef, carry, x, y, rows, mask, hyper, static):
     return (optax.apply_updates(params, updates), rest, opt_state), value
 
 
-@partial(jax.jit, static_argnames=("graphdef", "static", "length"))
+@jit(static_argnames=("graphdef", "static", "length"))
 def _train_loop(graphdef, params, rest, opt_state, x, y, rows, count, mask, hyper, static, length):
     """``count`` (traced, ≤ ``length``) steps; their losses in a buffer of ``length``.
 
@@ -144,12 +145,22 @@ def _train_loop(graphdef, params, rest, opt_state, x, y, rows, count, mask, hype
     return *carry, losses
 
 
-@partial(jax.jit, static_argnames=("graphdef", "static"))
-def _train_step(graphdef, params, rest, opt_state, x, y, rows, mask, hyper, static):
-    (params, rest, opt_state), value = _step(
-        graphdef, (params, rest, opt_state), x, y, rows, mask, hyper, static
-    )
-    return params, rest, opt_state, value
+@lru_cache(maxsize=32)
+def _stepper(graphdef: Any, static: tuple, treedef: Any) -> Callable:
+    """One compiled training step on the flat leaves of ``(params, rest, opt_state)``.
+
+    For :class:`TrainingRun`'s Python-stepped models: a step is called once per training step,
+    so everything fixed (the model's structure, the options, the state's tree) is bound here,
+    once per run, instead of being hashed and flattened on every call, which cost more than a
+    small CNN's step.
+    """
+
+    def step(leaves, x, y, rows, mask, hyper):
+        carry = jax.tree.unflatten(treedef, leaves)
+        carry, value = _step(graphdef, carry, x, y, rows, mask, hyper, static)
+        return jax.tree.leaves(carry), value
+
+    return jit(step)
 
 
 def _steps_from_python(model: nnx.Module) -> bool:
@@ -165,12 +176,12 @@ def _steps_from_python(model: nnx.Module) -> bool:
     return any(isinstance(m, nnx.Conv) for _, m in nnx.iter_modules(model))
 
 
-@partial(jax.jit, static_argnames=("graphdef",))
+@jit(static_argnames=("graphdef",))
 def _forward(graphdef, state, x):
     return nnx.merge(graphdef, state)(x)
 
 
-@partial(jax.jit, static_argnames=("graphdef", "members"))
+@jit(static_argnames=("graphdef", "members"))
 def _forward_members(graphdef, state, x, members):
     return untile(nnx.merge(graphdef, state)(tile(x, members)), members)
 
@@ -568,12 +579,13 @@ class TrainingRun:
             n = min(length, self.done + steps - start)
             rows = None if batches is None else batches.rows(start, n, length)
             if self.stepwise:
+                leaves, treedef = jax.tree.flatten(carry)
+                step = _stepper(self.graphdef, static, treedef)
                 for i in range(n):
-                    *carry, value = _train_step(
-                        self.graphdef, *carry, x, y, None if rows is None else rows[i], mask,
-                        hyper, static,
-                    )  # fmt: skip
+                    leaves, value = step(leaves, x, y, None if rows is None else rows[i], mask,
+                                         hyper)  # fmt: skip
                     losses.append(value)
+                carry = jax.tree.unflatten(treedef, leaves)
             else:
                 *carry, values = _train_loop(
                     self.graphdef, *carry, x, y, rows, np.int32(n), mask, hyper, static, length

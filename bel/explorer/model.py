@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from functools import cache, lru_cache, partial
+from functools import cache, lru_cache
 from typing import Any
 
 import jax
@@ -32,6 +32,7 @@ import numpy as np
 from flax import nnx
 
 from bel import data, metrics
+from bel._jit import jit
 from bel.convert import batchensemble
 from bel.layers import INITS, common, tile, untile
 from bel.train import fit, mlp
@@ -450,7 +451,7 @@ class Evaluation:
         }
 
 
-@partial(jax.jit, static_argnames=("graphdef", "classify"))
+@jit(static_argnames=("graphdef", "classify"))
 def _evaluate(graphdef, state, points, x, y, classify):
     """Every number for every prefix ``E`` at once, from :mod:`bel.metrics`' prefix forms
     (``prefix_*``: row ``E - 1`` is the ordinary metric of the first ``E`` members), in one

@@ -14,7 +14,6 @@ per-member rows to a member-major batch. Used by :mod:`bel.layers.linear`,
 from __future__ import annotations
 
 import math
-from functools import partial
 from typing import Any, Literal, TypedDict
 
 import jax
@@ -23,6 +22,7 @@ import numpy as np
 from flax import nnx
 
 from bel._checks import check_at_least, check_choice, qualname
+from bel._jit import jit
 
 # FastWeight, INITS, Init and LayerOptions are public as bel.layers.NAME (documented there once).
 __all__ = [
@@ -86,12 +86,12 @@ def _values(key: jax.Array, kind: jax.Array, size: int, loc: Any, scale: Any, dt
     return jax.lax.switch(kind, [normal, random_sign, truncated_normal])
 
 
-@partial(jax.jit, static_argnames=("size", "dtype"))
+@jit(static_argnames=("size", "dtype"))
 def _pool(key: jax.Array, kind: jax.Array, size: int, loc: Any, scale: Any, dtype: Any):
     return _values(key, kind, size, loc, scale, dtype)
 
 
-@partial(jax.jit, static_argnames=("size", "dtype"))
+@jit(static_argnames=("size", "dtype"))
 def _pool_rows(key, rows, kind: jax.Array, size: int, loc: Any, scale: Any, dtype: Any):
     def row(k: jax.Array) -> jax.Array:
         return _values(jax.random.fold_in(key, k), kind, size, loc, scale, dtype)
