@@ -8,6 +8,7 @@ import sys
 MODULES = [
     "bench.layers",
     "bench.train",
+    "bench.compile",
     "bench.batches",
     "bench.explorer",
     "bench.app",

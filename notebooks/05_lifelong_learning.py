@@ -79,7 +79,6 @@ if importlib.util.find_spec("bel") is None:
 # %%
 # %matplotlib inline
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from IPython.display import Markdown, display
@@ -158,7 +157,7 @@ print(f"frozen, shared with member 0: {frozen} (the kernels W)")
 snapshot = nnx.state(lifelong.member(model, 0))  # member 0's rows and the frozen W, as arrays
 bel.fit(new, *train[1], **budget)
 lifelong.set_member(model, 1, new)
-unchanged = jax.tree.map(jnp.array_equal, snapshot, nnx.state(lifelong.member(model, 0)))
+unchanged = jax.tree.map(np.array_equal, snapshot, nnx.state(lifelong.member(model, 0)))
 assert all(jax.tree.leaves(unchanged)), "member 0 or a shared kernel changed"
 print("member 0 and every kernel are bit-identical after learning task 2")
 print("test accuracy per task:", lifelong.task_accuracies(model, test).round(3))

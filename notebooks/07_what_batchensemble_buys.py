@@ -59,7 +59,6 @@ if importlib.util.find_spec("bel") is None:
 # %%
 # %matplotlib inline
 import numpy as np
-from flax import nnx
 from IPython.display import Markdown, display
 
 import bel
@@ -486,19 +485,19 @@ for name in ["random signs", BIG, "TabM-style"]:
 TABULAR = list(CONVERT)
 
 # %% [markdown]
-# What each one stores, measured from its state (`compare.sizes` adds up the model's arrays;
-# `nnx.eval_shape` builds a model as shapes only, so nothing is allocated). The last column is
+# What each one stores, measured from its state (`compare.sizes` adds up the arrays of the models
+# trained above, seed 0's; for the single network, a fresh `bel.mlp`). The last column is
 # the arithmetic: every member pushes every input through a full-size network, so an ensemble of
 # $E$ costs $E$ times one network's compute, BatchEnsemble or not. What BatchEnsemble saves is
 # memory.
 
 # %%
-shapes = {n: nnx.eval_shape(lambda f=f: f(bel.mlp(64, C, hidden=HIDDEN, rngs=0), 1))
-          for n, f in CONVERT.items()}
-sizes = compare.sizes(shapes)
+trained = {n: models[n, SEEDS[0]] if n != "single" else bel.mlp(64, C, hidden=HIDDEN, rngs=0)
+           for n in CONVERT}  # fmt: skip
+sizes = compare.sizes(trained)
 for name, row in sizes.items():
     row["× single"] = row["params"] / sizes["single"]["params"]
-    row["members"] = bel.num_members(shapes[name])
+    row["members"] = bel.num_members(trained[name])
 print(compare.format_table(sizes, formats={"KiB": ".1f", "× single": ".2f"}))
 
 # %% [markdown]
