@@ -6,10 +6,12 @@ of 6-8 s: starting a kernel, importing JAX and building the panel is the rest). 
 Voila starts the next one in the background. The cost is one idle kernel, about 400 MB.
 
 Culling (``MappingKernelManager.cull_idle_timeout``, set in the Makefile) and pre-heating need one
-fix: a pooled kernel has been idle since it ran the app, possibly for hours, so in the second or
-two between Voila handing it to a page and the page connecting, the culler would shut it down.
-:class:`HandOverKernelManager` starts a kernel's idle clock when the culler first sees it, which
-for a pooled kernel is when it leaves the pool (Voila keeps pooled kernels from the culler).
+fix: a pooled kernel has been idle since it ran the app, possibly for hours, so in the seconds
+between Voila handing it to a page and the page connecting, the culler would shut it down.
+:class:`HandOverKernelManager` keeps a kernel that has not had a connection yet from the culler for
+up to ``HAND_OVER_GRACE`` seconds after the culler first sees it (for a pooled kernel, when it
+leaves the pool: Voila keeps pooled kernels from the culler); from its page's first activity on,
+the usual idle culling applies.
 """
 
 from __future__ import annotations
@@ -18,26 +20,41 @@ from datetime import UTC, datetime, timedelta
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
+#: seconds a kernel may wait for its page's first connection (a slow page load on a busy machine)
+HAND_OVER_GRACE = 60
+
 
 class HandOverKernelManager(AsyncMappingKernelManager):
-    """A kernel's idle time counts from its first appearance to the culler (start or hand-over)."""
+    """A kernel's idle time counts from its page's first sign of life (the first activity after
+    the kernel appeared to the culler, at its start or hand-over), or from ``HAND_OVER_GRACE``
+    seconds after it appeared if its page never comes."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._seen: dict[str, datetime] = {}
+        # kernel -> (when it appeared, the last_activity this manager last gave it), until its
+        # page shows activity of its own (Voila's pooled kernels do not count connections)
+        self._waiting: dict[str, tuple[datetime, datetime | None]] = {}
 
     async def cull_kernel_if_idle(self, kernel_id: str) -> None:
         now = datetime.now(UTC)
         last = self._seen.get(kernel_id)
         self._seen[kernel_id] = now
         # not seen for two passes: it was in Voila's pool and has just been handed to a page
+        if last is None or now - last > timedelta(seconds=2 * self.cull_interval):
+            self._waiting[kernel_id] = (now, None)
         kernel = self.get_kernel(kernel_id)
-        fresh = last is None or now - last > timedelta(seconds=2 * self.cull_interval)
-        if fresh and hasattr(kernel, "last_activity"):  # set once the kernel has started
-            kernel.last_activity = max(kernel.last_activity, now)
+        if kernel_id in self._waiting and hasattr(kernel, "last_activity"):  # once started
+            appeared, given = self._waiting[kernel_id]
+            if given is not None and kernel.last_activity > given:
+                del self._waiting[kernel_id]  # activity of its own: ordinary idle culling
+            elif now - appeared < timedelta(seconds=HAND_OVER_GRACE):
+                kernel.last_activity = now
+                self._waiting[kernel_id] = (appeared, now)
         await super().cull_kernel_if_idle(kernel_id)
         if kernel_id not in self:  # culled
             self._seen.pop(kernel_id, None)
+            self._waiting.pop(kernel_id, None)
 
 
 c = get_config()  # noqa: F821 (traitlets provides it to configuration files)
