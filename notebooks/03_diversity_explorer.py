@@ -32,7 +32,7 @@
 #
 # **Prerequisites.** [`01_effective_weights`](01_effective_weights.ipynb) (the effective weight
 # and the std-0 collapse) and [`02_batchensemble_vs_naive`](02_batchensemble_vs_naive.ipynb)
-# (the scores, section 1). **Run time:** 19–25 s (measured by `make bench` in a
+# (the scores, section 1). **Run time:** 11–20 s (measured by `make bench` in a
 # fresh kernel on a shared 2-core CPU); building the panel compiles everything once (a progress bar
 # shows it), after which no slider compiles anything.
 

@@ -42,7 +42,7 @@
 # - what changes when the same code runs on many machines (`jax.distributed`).
 #
 # **Prerequisites**: notebooks 01 (the layer $W \circ (r_i s_i^\top)$ and the member-major
-# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: 17–19 s
+# batch) and 02 (the naive ensemble); `jax.jit` and `jax.grad`. **Run time**: 11–21 s
 # (measured by `make bench` in a fresh kernel on a shared 2-core CPU).
 
 # %%

@@ -55,8 +55,8 @@
 # - what a new task costs in parameters.
 #
 # **Prerequisites**: notebook 01 (the layer and its factors $r$, $s$) and `bel.fit`
-# (notebook 02). **Run time**: 29–37 s
-# (measured by `make bench` in a fresh kernel on a shared 2-core CPU), about a third of it the
+# (notebook 02). **Run time**: 18–31 s
+# (measured by `make bench` in a fresh kernel on a shared 2-core CPU), about a quarter of it the
 # convolutional network of section 6.
 
 # %%

@@ -47,7 +47,7 @@
 #
 # **Prerequisites.** Notebooks `01_effective_weights` (member $i$ uses $W \circ (r_i s_i^\top)$) and
 # `02_batchensemble_vs_naive` (the scores NLL, ECE, Brier, disagreement, mutual information).
-# **Run time:** 25–27 s (measured by `make bench` in a fresh kernel on a shared 2-core CPU); the
+# **Run time:** 17–27 s (measured by `make bench` in a fresh kernel on a shared 2-core CPU); the
 # last cell prints this run's time.
 
 # %%

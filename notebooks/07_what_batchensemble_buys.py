@@ -37,7 +37,7 @@
 # **Prerequisites.** Notebooks [`02_batchensemble_vs_naive`](02_batchensemble_vs_naive.ipynb) (the
 # scores: accuracy, NLL, ECE, disagreement, mutual information) and
 # [`06_digits_under_shift`](06_digits_under_shift.ipynb) (the digits, OOD detection by AUROC).
-# **Run time:** 24–27 s (measured by `make bench` in a fresh kernel on a shared 2-core CPU); most of
+# **Run time:** 16–28 s (measured by `make bench` in a fresh kernel on a shared 2-core CPU); most of
 # it is compiling each kind of model once, not training.
 
 # %%
