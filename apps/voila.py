@@ -31,17 +31,23 @@ class HandOverKernelManager(AsyncMappingKernelManager):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._seen: dict[str, datetime] = {}
+        self._pass = 0  # the culler's passes over all kernels so far
+        self._seen: dict[str, int] = {}  # kernel -> the last pass that saw it
         # kernel -> (when it appeared, the last_activity this manager last gave it), until its
         # page shows activity of its own (Voila's pooled kernels do not count connections)
         self._waiting: dict[str, tuple[datetime, datetime | None]] = {}
 
+    async def cull_kernels(self) -> None:
+        self._pass += 1
+        await super().cull_kernels()
+
     async def cull_kernel_if_idle(self, kernel_id: str) -> None:
         now = datetime.now(UTC)
         last = self._seen.get(kernel_id)
-        self._seen[kernel_id] = now
-        # not seen for two passes: it was in Voila's pool and has just been handed to a page
-        if last is None or now - last > timedelta(seconds=2 * self.cull_interval):
+        self._seen[kernel_id] = self._pass
+        # new, or missed by a whole pass: it was in Voila's pool and has just been handed to a
+        # page (a pass that merely comes late, on a busy machine, misses nobody)
+        if last is None or last < self._pass - 1:
             self._waiting[kernel_id] = (now, None)
         kernel = self.get_kernel(kernel_id)
         if kernel_id in self._waiting and hasattr(kernel, "last_activity"):  # once started
