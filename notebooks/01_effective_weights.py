@@ -37,7 +37,7 @@
 #   own state.
 #
 # **Prerequisites.** Matrix products and broadcasting in NumPy or `jax.numpy`; what a linear layer
-# computes. **Run time:** 11–20 s (measured by `make bench` in a fresh kernel on a shared 2-core
+# computes. **Run time:** 11–23 s (measured by `make bench` in a fresh kernel on a shared 2-core
 # CPU).
 
 # %%

@@ -35,7 +35,7 @@
 #   to the nearest training point.
 #
 # **Prerequisites.** Notebook [`01_effective_weights`](01_effective_weights.ipynb) (member $i$ uses
-# $W \circ (r_i s_i^\top)$); softmax and cross-entropy. **Run time:** 15–25 s (measured by `make
+# $W \circ (r_i s_i^\top)$); softmax and cross-entropy. **Run time:** 15–28 s (measured by `make
 # bench` in a fresh kernel on a shared 2-core CPU); most of it compiling: each model structure
 # compiles once.
 
