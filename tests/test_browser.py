@@ -4,8 +4,9 @@ Starts each server from this virtual environment on a free localhost port, with 
 everything it writes (HOME, Jupyter config / data / runtime, Lab settings and workspaces) and the
 session's JAX compilation cache, in Debian's ``chromium`` (driven by ``playwright``; never
 ``playwright install``): JupyterLab runs all cells of a copy of
-``notebooks/03_diversity_explorer.ipynb``; ``make explorer`` serves the panel-only app
-(``apps/explorer.ipynb``), opened at 1280 and 390 px, with no failed request or console error.
+``notebooks/03_diversity_explorer.ipynb``; ``make explorer`` prints its address and serves the
+panel-only app (``apps/explorer.ipynb``; the HTML it sends holds the live panel, no error),
+opened at 1280 and 390 px, with no failed request or console error.
 Then it checks that the panel renders, moves the members slider, clicks
 ``random_sign`` and Train through the page, and checks that the picture changes (and shows exactly
 the explorer's picture for the state the controls show), with no traceback and no "Error
@@ -288,12 +289,12 @@ def _watch(page) -> list[str]:
 @contextmanager
 def _app_page(app: str, width: int):
     """The app at ``width`` px in Chromium: yields the page, its problems (see :func:`_watch`),
-    the panel's image and the seconds from the request to the first picture. Screenshots of the
-    page as it loaded (and as it failed) go to ``tests/artifacts/``."""
+    the panel's image, the seconds from the request to the first picture and the HTML the server
+    sent. Screenshots of the page as it loaded (and as it failed) go to ``tests/artifacts/``."""
     with browser_page(width, 900, f"app_{width}_failure.png") as page:
         problems = _watch(page)
         start = time.monotonic()
-        page.goto(f"{app}/", timeout=600_000)  # Voila sends the page once the app has run
+        response = page.goto(f"{app}/", timeout=600_000)  # Voila sends the page once the app ran
         image = page.locator("img.widget-image").first
         page.wait_for_function(
             "(img) => img.complete && img.naturalWidth > 0",
@@ -302,7 +303,7 @@ def _app_page(app: str, width: int):
         seconds = time.monotonic() - start
         print(f"app at {width} px: first picture {seconds:.1f} s after the request")
         page.screenshot(path=str(ARTIFACTS / f"app_{width}.png"), full_page=True)
-        yield page, problems, image, seconds
+        yield page, problems, image, seconds, response.text()
 
 
 def _kernels_started(log: Path) -> list[str]:
@@ -315,8 +316,15 @@ def _culled(log: Path) -> set[str]:
     return set(re.findall(r"Culling .*?\(([0-9a-f-]+)\)", log.read_text()))
 
 
-def test_the_app_shows_only_the_panel_and_responds_at_1280_px(app):
-    with _app_page(app[0], 1280) as (page, problems, image, _):
+def test_make_explorer_prints_its_address_and_serves_the_app_which_responds_at_1280_px(app):
+    base, log = app
+    with _app_page(base, 1280) as (page, problems, image, _, html):
+        # `make explorer` said where to look (the fixture passed EXPLORER_PORT)
+        assert f"http://localhost:{base.rsplit(':', 1)[1]}/" in log.read_text().splitlines()[0]
+        assert "<title>explorer</title>" in html
+        assert "application/vnd.jupyter.widget-view+json" in html  # the live panel
+        # a cell that failed would show its traceback, or Voila's note that a cell failed
+        assert "Traceback" not in html and "There was an error when executing cell" not in html
         text = page.locator("body").inner_text()
         assert "BatchEnsemble diversity explorer" in text and "random_sign" in text
         assert "Exercise" not in text and "%load" not in text and "solutions" not in text
@@ -331,7 +339,7 @@ def test_the_app_is_usable_at_390_px_and_its_kernel_is_culled_after_the_page_clo
     # been idle for longer than EXPLORER_CULL by now, which apps/voila.py's kernel manager must not
     # hold against it (without it, the culler shuts it down before the page connects).
     base, log = app
-    with _app_page(base, 390) as (page, problems, image, _):
+    with _app_page(base, 390) as (page, problems, image, _, _html):
         # the page itself does not scroll sideways: the controls stack, the picture scrolls
         # inside its own box
         width = page.evaluate("() => document.documentElement.scrollWidth")

@@ -1,4 +1,6 @@
-"""`make lab` and `make explorer` start for this machine's user (root included) and serve a page.
+"""`make lab` starts for this machine's user (root included) and serves a page; `make explorer`
+gets the options it needs. (That `make explorer` prints its address and serves the app is checked
+in tests/test_browser.py, on the server its browser tests use: one Voila server fewer.)
 
 Each server runs on a free localhost port with scratch Jupyter folders, is asked for its page, and
 is always stopped (its whole process group) at the end. ``-o .venv/.installed`` keeps make from
@@ -66,24 +68,6 @@ def test_allow_root_is_passed_to_jupyterlab_only_for_root():
     out = subprocess.run(["make", "-n", "-o", ".venv/.installed", "lab"], cwd=ROOT,
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert ("--allow-root" in out.stdout) == (os.geteuid() == 0), out.stdout
-
-
-def test_make_explorer_prints_its_address_and_serves_the_explorer_app(tmp_path):
-    port = free_port()
-    page = _serve(
-        ["explorer", f"EXPLORER_PORT={port}", "EXPLORER_ARGS=--Voila.ip=127.0.0.1"],
-        scratch_env(tmp_path),
-        f"http://127.0.0.1:{port}/",
-        tmp_path / "explorer.log",
-        timeout=600,  # the page is sent once apps/explorer.ipynb has run
-    )
-    log = (tmp_path / "explorer.log").read_text()
-    assert f"http://localhost:{port}/" in log.splitlines()[0]
-    assert "<title>explorer</title>" in page
-    assert "BatchEnsemble diversity explorer" in page
-    assert "application/vnd.jupyter.widget-view+json" in page  # the live panel
-    # a cell that failed would show its traceback, or Voila's note that a cell failed
-    assert "Traceback" not in page and "There was an error when executing cell" not in page
 
 
 def test_make_explorer_culls_idle_kernels_and_keeps_the_jupytext_extension_out():
