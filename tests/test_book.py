@@ -6,7 +6,7 @@ missing. The notebooks are found by glob, as the book finds them, so a new noteb
 
 The browser test serves the build on a free localhost port and opens it in Debian's ``chromium``
 (driven by ``playwright``, as in tests/test_browser.py; never ``playwright install``), with every
-request that leaves the server refused: the landing page, every notebook page and every API page
+request that leaves the server reported as a failure: the landing page, every notebook page and every API page
 load without console errors or failed requests, every image loads, math is typeset, the
 navigation reaches every notebook and the API, the launch buttons and the folded solutions are
 there. Screenshots go to ``tests/artifacts/book_*.png`` (not committed). Skipped with a reason when
@@ -36,7 +36,7 @@ import pytest
 
 import bel
 
-from support import browser_page, launch, require_browser, scratch_env
+from support import launch, require_browser, scratch_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "docs" / "_build" / "html"
@@ -297,8 +297,21 @@ def server(book):
         thread.join(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium context for this module's browser tests: its HTTP cache keeps the theme's
+    scripts, fonts and MathJax, which every page of the book loads, as a reader's browser would."""
+    sync_playwright = require_browser()
+    with sync_playwright() as p:
+        chromium = launch(p)
+        try:
+            yield chromium.new_context()
+        finally:
+            chromium.close()
+
+
 class _Watch:
-    """Console errors, page errors, failed and refused requests of one browser page."""
+    """Console errors, page errors, failed requests and requests outside the book, of one page."""
 
     def __init__(self, page, base: str) -> None:
         self.problems: list[str] = []
@@ -307,7 +320,9 @@ class _Watch:
         page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
         page.on("requestfailed", self._failed)
         page.on("response", self._response)
-        page.route("**/*", self._route)
+        # watched, not intercepted: routing every request through playwright would turn off the
+        # browser's cache, and each page would fetch the theme's scripts and fonts again
+        page.on("request", self._request)
 
     def _console(self, message) -> None:
         if message.type == "error":
@@ -315,7 +330,7 @@ class _Watch:
 
     def _failed(self, request) -> None:
         # ERR_ABORTED: the browser dropped it on leaving the page (e.g. the favicon); a missing
-        # file is an HTTP 404 (below), a request elsewhere is refused by _route
+        # file is an HTTP 404 (below), a request elsewhere is reported by _request
         if "ERR_ABORTED" not in (request.failure or ""):
             self.problems.append(f"request failed: {request.url} ({request.failure})")
 
@@ -323,12 +338,10 @@ class _Watch:
         if response.status >= 400:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
-    def _route(self, route) -> None:
-        if route.request.url.startswith(self.base):
-            route.continue_()
-        else:  # the book must not need anything from elsewhere
-            self.problems.append(f"request outside the book: {route.request.url}")
-            route.abort()
+    def _request(self, request) -> None:
+        if not request.url.startswith((self.base, "data:", "blob:")):
+            # the book must not need anything from elsewhere
+            self.problems.append(f"request outside the book: {request.url}")
 
     def take(self) -> list[str]:
         problems, self.problems = self.problems, []
@@ -337,7 +350,13 @@ class _Watch:
 
 def _open(page, watch: _Watch, url: str) -> None:
     page.goto(url, wait_until="load")
-    # every image has arrived and math (if any) has been typeset by the book's own MathJax
+    _settle(page)
+
+
+def _settle(page) -> None:
+    """Wait until the page is complete: loaded, every image arrived, and math (if any) typeset by
+    the book's own MathJax."""
+    page.wait_for_load_state("load")
     page.wait_for_function("() => [...document.images].every(img => img.complete)")
     if page.locator("span.math, div.math").count():
         page.wait_for_function(
@@ -356,106 +375,92 @@ def _check_page(page, watch: _Watch, what: str) -> None:
     assert not problems, f"{what}: {problems}"
 
 
-def test_book_in_a_browser(server):
-    sync_playwright = require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        try:
-            watch = _Watch(page, server)
+def test_book_in_a_browser(server, browser):
+    with _browser_page(browser, server, 1280, "book") as (page, watch):
+        # the landing page: the README's opening, the notebooks, the API in the navigation
+        _open(page, watch, f"{server}/index.html")
+        _check_page(page, watch, "landing page")
+        assert "BatchEnsemble" in page.locator("h1").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "book_index.png"))
+        nav = page.locator("nav.bd-docs-nav")
+        nav_links = nav.locator("a.reference.internal")
+        hrefs = [nav_links.nth(i).get_attribute("href") for i in range(nav_links.count())]
+        for notebook in NOTEBOOKS:
+            assert f"notebooks/{notebook.stem}.html" in hrefs, (notebook.name, hrefs)
+        assert "api/index.html" in hrefs, hrefs
 
-            # the landing page: the README's opening, the notebooks, the API in the navigation
-            _open(page, watch, f"{server}/index.html")
-            _check_page(page, watch, "landing page")
-            assert "BatchEnsemble" in page.locator("h1").first.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "book_index.png"))
-            nav = page.locator("nav.bd-docs-nav")
-            nav_links = nav.locator("a.reference.internal")
-            hrefs = [nav_links.nth(i).get_attribute("href") for i in range(nav_links.count())]
-            for notebook in NOTEBOOKS:
-                assert f"notebooks/{notebook.stem}.html" in hrefs, (notebook.name, hrefs)
-            assert "api/index.html" in hrefs, hrefs
+        # every notebook page, reached by clicking its link in the navigation of the page
+        # before (the landing page, then each notebook's)
+        for notebook in NOTEBOOKS:
+            page.locator(f'nav.bd-docs-nav a[href$="{notebook.stem}.html"]').click()
+            page.wait_for_url(f"**/notebooks/{notebook.stem}.html")
+            _settle(page)
+            _check_page(page, watch, notebook.name)
+            title = page.locator("h1").first.inner_text()
+            assert notebook.stem.split("_", 1)[0] in title, title
+            nb = _notebook(notebook)
+            shown = page.locator(".cell_output img")
+            assert shown.count() == _figures(nb)
+            for i in range(shown.count()):
+                assert shown.nth(i).evaluate("img => img.naturalWidth") > 100
+            page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}.png"))
 
-            # every notebook page, reached by clicking its link in the navigation of the page
-            # before (the landing page, then each notebook's)
-            for notebook in NOTEBOOKS:
-                page.locator(f'nav.bd-docs-nav a[href$="{notebook.stem}.html"]').click()
-                page.wait_for_url(f"**/notebooks/{notebook.stem}.html")
-                _open(page, watch, page.url)
-                _check_page(page, watch, notebook.name)
-                title = page.locator("h1").first.inner_text()
-                assert notebook.stem.split("_", 1)[0] in title, title
-                nb = _notebook(notebook)
-                shown = page.locator(".cell_output img")
-                assert shown.count() == _figures(nb)
-                for i in range(shown.count()):
-                    assert shown.nth(i).evaluate("img => img.naturalWidth") > 100
-                page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}.png"))
+            # the launch menu opens and offers Binder and Colab
+            page.locator(".dropdown-launch-buttons button").first.click()
+            menu = page.locator(".dropdown-launch-buttons .dropdown-menu")
+            menu.wait_for(state="visible")
+            labels = menu.inner_text()
+            assert "Binder" in labels, labels
+            colab = f"{COLAB}/notebooks/{notebook.name}"
+            assert ("Colab" in labels) == (colab in page.content()), labels
+            binder = menu.locator(f'a[href="{BINDER}?labpath=notebooks/{notebook.name}"]')
+            assert binder.count() == 1
+            page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_launch.png"))
+            page.keyboard.press("Escape")
 
-                # the launch menu opens and offers Binder and Colab
-                page.locator(".dropdown-launch-buttons button").first.click()
-                menu = page.locator(".dropdown-launch-buttons .dropdown-menu")
-                menu.wait_for(state="visible")
-                labels = menu.inner_text()
-                assert "Binder" in labels, labels
-                colab = f"{COLAB}/notebooks/{notebook.name}"
-                assert ("Colab" in labels) == (colab in page.content()), labels
-                binder = menu.locator(f'a[href="{BINDER}?labpath=notebooks/{notebook.name}"]')
-                assert binder.count() == 1
-                page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_launch.png"))
-                page.keyboard.press("Escape")
+            # solutions: folded until clicked
+            solutions = _solutions(notebook)
+            dropdowns = page.locator("details.sd-dropdown")
+            assert dropdowns.count() == len(solutions)
+            if solutions:
+                first = dropdowns.first
+                code = first.locator("pre")
+                assert not code.is_visible(), "a solution is open before it is clicked"
+                first.locator("summary").click()
+                code.wait_for(state="visible")
+                first.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_solution.png"))
+            if _has_widgets(nb):
+                note = page.locator(".admonition", has_text="make explorer")
+                assert note.count() == 1 and note.is_visible()
+                note.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_interactive.png"))
+            _check_page(page, watch, f"{notebook.name} after clicking")
+        page.screenshot(path=str(ARTIFACTS / f"book_{NOTEBOOKS[-1].stem}_full.png"), full_page=True)
 
-                # solutions: folded until clicked
-                solutions = _solutions(notebook)
-                dropdowns = page.locator("details.sd-dropdown")
-                assert dropdowns.count() == len(solutions)
-                if solutions:
-                    first = dropdowns.first
-                    code = first.locator("pre")
-                    assert not code.is_visible(), "a solution is open before it is clicked"
-                    first.locator("summary").click()
-                    code.wait_for(state="visible")
-                    first.scroll_into_view_if_needed()
-                    page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_solution.png"))
-                if _has_widgets(nb):
-                    note = page.locator(".admonition", has_text="make explorer")
-                    assert note.count() == 1 and note.is_visible()
-                    note.scroll_into_view_if_needed()
-                    page.screenshot(path=str(ARTIFACTS / f"book_{notebook.stem}_interactive.png"))
-                _check_page(page, watch, f"{notebook.name} after clicking")
-            page.screenshot(
-                path=str(ARTIFACTS / f"book_{NOTEBOOKS[-1].stem}_full.png"), full_page=True
-            )
+        # search, from the book's own index
+        _open(page, watch, f"{server}/search.html?q=BatchEnsembleLinear")
+        results = page.locator("#search-results li")
+        results.first.wait_for(timeout=30_000)
+        assert results.count() >= 1
+        _check_page(page, watch, "search")
 
-            # search, from the book's own index
-            _open(page, watch, f"{server}/search.html?q=BatchEnsembleLinear")
-            results = page.locator("#search-results li")
-            results.first.wait_for(timeout=30_000)
-            assert results.count() >= 1
-            _check_page(page, watch, "search")
-
-            # the API: from the navigation, and every module page it lists
-            _open(page, watch, f"{server}/index.html")
-            page.locator('nav.bd-docs-nav a[href="api/index.html"]').click()
-            page.wait_for_url("**/api/index.html")
-            _open(page, watch, page.url)
-            _check_page(page, watch, "API index")
-            page.screenshot(path=str(ARTIFACTS / "book_api.png"))
-            modules = page.locator("article a.reference.internal[href^='bel.'][href$='.html']")
-            pages = sorted({modules.nth(i).get_attribute("href") for i in range(modules.count())})
-            assert "bel.layers.html" in pages, pages
-            for href in pages:
-                _open(page, watch, f"{server}/api/{href}")
-                _check_page(page, watch, f"API page {href}")
-            _open(page, watch, f"{server}/api/bel.layers.html")
-            page.locator('[id="bel.layers.BatchEnsembleLinear"]').scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "book_api_layers.png"))
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "book_failure.png"))
-            raise
-        finally:
-            browser.close()
+        # the API: from the navigation, and every module page it lists
+        _open(page, watch, f"{server}/index.html")
+        page.locator('nav.bd-docs-nav a[href="api/index.html"]').click()
+        page.wait_for_url("**/api/index.html")
+        _settle(page)
+        _check_page(page, watch, "API index")
+        page.screenshot(path=str(ARTIFACTS / "book_api.png"))
+        modules = page.locator("article a.reference.internal[href^='bel.'][href$='.html']")
+        pages = sorted({modules.nth(i).get_attribute("href") for i in range(modules.count())})
+        assert "bel.layers.html" in pages, pages
+        for href in pages:
+            _open(page, watch, f"{server}/api/{href}")
+            _check_page(page, watch, f"API page {href}")
+        _open(page, watch, f"{server}/api/bel.layers.html")
+        page.locator('[id="bel.layers.BatchEnsembleLinear"]').scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "book_api_layers.png"))
 
 
 # -- the book's own extension (docs/_ext/bel_book.py) and the built pages --------------------------
@@ -699,11 +704,19 @@ REPLAY_PAGE = "notebooks/03_diversity_explorer.html"
 
 
 @contextlib.contextmanager
-def _browser_page(server: str, width: int, name: str):
-    """A Chromium page ``width`` px wide, watched for errors (``_Watch``); on a failure its
-    screenshot goes to ``tests/artifacts/book_failure_NAME.png``."""
-    with browser_page(width, 900, f"book_failure_{name}.png") as page:
+def _browser_page(browser, server: str, width: int, name: str):
+    """A page of the module's Chromium ``width`` px wide, watched for errors (``_Watch``); on a
+    failure its screenshot goes to ``tests/artifacts/book_failure_NAME.png``. Always closed."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    try:
         yield page, _Watch(page, server)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"book_failure_{name}.png"))
+        raise
+    finally:
+        page.close()
 
 
 def _visible(page, selector: str) -> int:
@@ -712,11 +725,11 @@ def _visible(page, selector: str) -> int:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_navigation_opens_and_leads_to_pages_at_every_width(server, width):
+def test_navigation_opens_and_leads_to_pages_at_every_width(server, browser, width):
     """The ≡ menu and the page's contents open by clicking and their links lead somewhere; one
     search box; wide outputs scroll inside their own box; figures fit and open at full size."""
     first, last = NOTEBOOKS[0], NOTEBOOKS[-1]
-    with _browser_page(server, width, f"nav_{width}") as (page, watch):
+    with _browser_page(browser, server, width, f"nav_{width}") as (page, watch):
         _open(page, watch, f"{server}/notebooks/{last.stem}.html")
         page.wait_for_timeout(300)  # the theme's scripts bind their buttons
         _check_page(page, watch, f"{last.name} at {width} px")
@@ -741,7 +754,7 @@ def test_navigation_opens_and_leads_to_pages_at_every_width(server, width):
             page.screenshot(path=str(ARTIFACTS / f"book_menu_{width}.png"))
             dialog.locator(link).first.click()
         page.wait_for_url(f"**/notebooks/{first.stem}.html")
-        _open(page, watch, page.url)
+        _settle(page)
         page.wait_for_timeout(300)
         assert first.stem.split("_", 1)[0] in page.locator("h1").first.inner_text()
 
@@ -788,8 +801,8 @@ def test_navigation_opens_and_leads_to_pages_at_every_width(server, width):
         _check_page(page, watch, f"navigation at {width} px")
 
 
-def test_search_results_are_clean(server):
-    with _browser_page(server, 1280, "search") as (page, watch):
+def test_search_results_are_clean(server, browser):
+    with _browser_page(browser, server, 1280, "search") as (page, watch):
         _open(page, watch, f"{server}/search.html?q=diversity")
         summaries = page.locator("#search-results li p.context")
         summaries.first.wait_for(timeout=30_000)
@@ -804,10 +817,10 @@ def _picture(page, root) -> str:
 
 
 @pytest.mark.parametrize("width", (1280, 390))
-def test_the_explorer_replay_reacts_to_its_controls(server, width):
+def test_the_explorer_replay_reacts_to_its_controls(server, browser, width):
     """On notebook 03's page and the landing page: the replay loads its grid, and moving each
     control repaints the picture (and the numbers, where they are shown); it fits the screen."""
-    with _browser_page(server, width, f"replay_{width}") as (page, watch):
+    with _browser_page(browser, server, width, f"replay_{width}") as (page, watch):
         for where in (REPLAY_PAGE, "index.html"):
             _open(page, watch, f"{server}/{where}")
             root = page.locator(".bel-replay").first
