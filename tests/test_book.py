@@ -6,10 +6,10 @@ missing. The notebooks are found by glob, as the book finds them, so a new noteb
 
 The browser test serves the build on a free localhost port and opens it in Debian's ``chromium``
 (driven by ``playwright``, as in tests/test_browser.py; never ``playwright install``), with every
-request that leaves the server reported as a failure: the landing page, every notebook page and every API page
-load without console errors or failed requests, every image loads, math is typeset, the
-navigation reaches every notebook and the API, the launch buttons and the folded solutions are
-there. Screenshots go to ``tests/artifacts/book_*.png`` (not committed). Skipped with a reason when
+request that leaves the server reported as a failure: the landing page, every notebook page and
+every API page load without console errors or failed requests, every image loads, math is
+typeset, the navigation reaches every notebook and the API, the launch buttons and the folded
+solutions are there. Screenshots go to ``tests/artifacts/book_*.png`` (not committed). Skipped with a reason when
 Chromium or playwright is missing, unless ``CI=true``: then it fails.
 """
 
