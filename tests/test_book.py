@@ -9,8 +9,8 @@ The browser test serves the build on a free localhost port and opens it in Debia
 request that leaves the server reported as a failure: the landing page, every notebook page and
 every API page load without console errors or failed requests, every image loads, math is
 typeset, the navigation reaches every notebook and the API, the launch buttons and the folded
-solutions are there. Screenshots go to ``tests/artifacts/book_*.png`` (not committed). Skipped with a reason when
-Chromium or playwright is missing, unless ``CI=true``: then it fails.
+solutions are there. Screenshots go to ``tests/artifacts/book_*.png`` (not committed). Skipped
+with a reason when Chromium or playwright is missing, unless ``CI=true``: then it fails.
 """
 
 from __future__ import annotations
