@@ -18,6 +18,7 @@ Skipped with a reason when Chromium or playwright is missing, unless ``CI=true``
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import os
@@ -181,6 +182,14 @@ def _wait_for_change(image, before: bytes, what: str, timeout: float = 60.0) -> 
     )
 
 
+@functools.cache
+def _reference_png() -> bytes:
+    """The explorer's picture for 6 members and random signs, drawn here (once per module)."""
+    reference = DiversityExplorer(members=6, init="random_sign")
+    assert reference.wait_ready(timeout=300)  # its warm-up thread ends inside the first test
+    return reference.png
+
+
 def _drive_the_panel(page, panel, name: str) -> None:
     """Members slider, random_sign and Train through the page; the picture follows each."""
     image = panel.locator("img.widget-image").first
@@ -205,9 +214,7 @@ def _drive_the_panel(page, panel, name: str) -> None:
     # changes, so wait for the end state: exactly the explorer's picture for these controls
     panel.get_by_role("button", name="random_sign").first.click()
     _wait_for_change(image, after_members, "switching init to random_sign")
-    reference = DiversityExplorer(members=6, init="random_sign")
-    assert reference.wait_ready(timeout=300)  # its warm-up thread ends inside this test
-    expected = reference.png
+    expected = _reference_png()
     deadline = time.monotonic() + 60
     while _changed(_image_bytes(image), expected) > 0 and time.monotonic() < deadline:
         time.sleep(0.25)

@@ -362,7 +362,8 @@ CASES = sorted(name for name in dir() if name.startswith("case_"))
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, str]:
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={DEVICES}")
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={DEVICES}"
+    env = dict(os.environ, XLA_FLAGS=flags.strip())
     root = Path(__file__).resolve().parents[1]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     out = subprocess.run(
